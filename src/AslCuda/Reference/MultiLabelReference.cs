@@ -1,0 +1,113 @@
+namespace AslCuda.Reference;
+
+/// <summary>
+/// The test oracle for multi-label ASL (ASL.md section 1): plain float64, one element at a time, written to
+/// be read against the spec. Probabilities use the accurate forms p = 1/(1+e^-x) and 1-p = 1/(1+e^x).
+/// </summary>
+public static class MultiLabelReference
+{
+    /// <summary>loss_elem for logit x and target y.</summary>
+    public static double ElementLoss(double x, double y, AslOptions options)
+    {
+        var e = Evaluate(x, y, options);
+        return -(e.L0 * e.W);
+    }
+
+    /// <summary>d loss_elem / dx, with PyTorch's clamp and pow gradient conventions.</summary>
+    public static double ElementGradient(double x, double y, AslOptions options)
+    {
+        var e = Evaluate(x, y, options);
+        double clip = options.Clip;
+
+        double s = e.P * e.Q;                                           // dp/dx
+        double dxn = clip > 0 ? (e.XnRaw0 <= 1 ? -s : 0) : -s;           // clamp(max=1) passes where v <= 1
+        double dlp = e.P >= options.Eps ? e.Q : 0;                      // (1/p) * s
+        double dln = e.Xn >= options.Eps ? dxn / e.Xn : 0;              // clamp(min=eps) passes where v >= eps
+        double dl0 = y * dlp + (1 - y) * dln;
+        if (options.DetachFocalWeight || !options.HasFocusing)
+            return -(e.W * dl0);
+
+        double dpt = y * s + (1 - y) * dxn;
+        double dw = e.G == 0 ? 0 : -e.G * Math.Pow(e.OneMinusPt, e.G - 1) * dpt;
+        return -(e.W * dl0 + e.L0 * dw);
+    }
+
+    /// <summary>The reduced loss: one value for sum/mean, else one per element.</summary>
+    public static double[] Loss(ReadOnlySpan<double> x, ReadOnlySpan<double> y, AslOptions options)
+    {
+        CheckLengths(x, y);
+        var perElement = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+            perElement[i] = ElementLoss(x[i], y[i], options);
+        return options.Reduction switch
+        {
+            AslReduction.None => perElement,
+            AslReduction.Sum => [Sum(perElement)],
+            _ => [x.Length == 0 ? double.NaN : Sum(perElement) / x.Length],
+        };
+    }
+
+    /// <summary>
+    /// d(loss)/dx for an upstream gradient of one: for sum and mean the gradient of the scalar loss,
+    /// for none the per-element derivatives (the chain rule then multiplies by the upstream tensor).
+    /// </summary>
+    public static double[] Gradient(ReadOnlySpan<double> x, ReadOnlySpan<double> y, AslOptions options)
+    {
+        CheckLengths(x, y);
+        double scale = options.Reduction == AslReduction.Mean ? 1.0 / x.Length : 1.0;
+        var grad = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+            grad[i] = scale * ElementGradient(x[i], y[i], options);
+        return grad;
+    }
+
+    /// <summary>Sums of p over positives and negatives, weighted by y and 1 - y (ASL.md section 3).</summary>
+    public static AslStatistics Statistics(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
+    {
+        CheckLengths(x, y);
+        double pPos = 0, pNeg = 0, nPos = 0, nNeg = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            double p = 1 / (1 + Math.Exp(-x[i]));
+            pPos += y[i] * p;
+            nPos += y[i];
+            pNeg += (1 - y[i]) * p;
+            nNeg += 1 - y[i];
+        }
+        return new AslStatistics(pPos, nPos, pNeg, nNeg);
+    }
+
+    private readonly record struct Element(double P, double Q, double XnRaw0, double Xn, double L0, double G, double OneMinusPt, double W);
+
+    private static Element Evaluate(double x, double y, AslOptions options)
+    {
+        double p = 1 / (1 + Math.Exp(-x));
+        double q = 1 / (1 + Math.Exp(x));                               // 1 - p, accurate for large x
+        double clip = options.Clip;
+        double xnRaw0 = q + clip;                                       // before clamp(max=1)
+        double xn = clip > 0 ? Math.Min(xnRaw0, 1) : q;
+        double lp = Math.Log(Math.Max(p, options.Eps));
+        double ln = Math.Log(Math.Max(xn, options.Eps));
+        double l0 = y * lp + (1 - y) * ln;
+
+        double g = options.GammaPos * y + options.GammaNeg * (1 - y);
+        // 1 - pt = y(1 - p) + (1 - y)(1 - xn), with 1 - xn = max(p - clip, 0) under clipping, else p.
+        double oneMinusXn = clip > 0 ? Math.Max(p - clip, 0) : p;
+        double oneMinusPt = y * q + (1 - y) * oneMinusXn;
+        double w = options.HasFocusing ? Math.Pow(oneMinusPt, g) : 1;   // Math.Pow(0, 0) == 1
+        return new Element(p, q, xnRaw0, xn, l0, g, oneMinusPt, w);
+    }
+
+    private static double Sum(double[] values)
+    {
+        double sum = 0;
+        foreach (double v in values) sum += v;
+        return sum;
+    }
+
+    private static void CheckLengths(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
+    {
+        if (x.Length != y.Length)
+            throw new ArgumentException($"input has {x.Length} elements but target has {y.Length}.");
+    }
+}
