@@ -1,5 +1,6 @@
 using AslCuda.Cpu;
 using AslCuda.Reference;
+using AslCuda.Tests.Support;
 
 namespace AslCuda.Tests.Cpu;
 
@@ -10,25 +11,25 @@ public class SingleLabelCpuTests
 
     private static IEnumerable<TestCaseData> SizesAndOptions() =>
         from size in Sizes
-        from options in SingleLabelTestData.OptionCombinations()
+        from options in SingleLabelTestData.OptionGrid()
         select new TestCaseData(size.Rows, size.Classes, options);
 
     [TestCaseSource(nameof(SizesAndOptions))]
     public void Float32MatchesTheOracle(int rows, int classes, SingleLabelOptions options)
     {
-        var random = SingleLabelTestData.NewRandom();
-        var logits = SingleLabelTestData.Logits(random, rows, classes);
+        var random = TestData.NewRandom();
+        var logits = TestData.Logits(random, rows * classes);
         var targets = SingleLabelTestData.Targets(random, rows, classes);
-        CheckAgainstOracle(logits.Select(v => (float)v).ToArray(), v => v, targets, classes, options, tolerance: 1e-5);
+        CheckAgainstOracle(TestData.ToSingle(logits), v => v, targets, classes, options, tolerance: 1e-5);
     }
 
     [TestCase(AslReduction.Mean), TestCase(AslReduction.Sum), TestCase(AslReduction.None)]
     public void OtherLogitTypesMatchTheOracle(AslReduction reduction)
     {
-        var random = SingleLabelTestData.NewRandom();
+        var random = TestData.NewRandom();
         const int rows = 40, classes = 101;
         var options = new SingleLabelOptions { GammaPos = 1, Reduction = reduction };
-        var logits = SingleLabelTestData.Logits(random, rows, classes);
+        var logits = TestData.Logits(random, rows * classes);
         var targets = SingleLabelTestData.Targets(random, rows, classes);
         // The oracle sees the logits as stored, so only the float32 math and the output rounding count.
         CheckAgainstOracle(logits, v => v, targets, classes, options, tolerance: 1e-5);
@@ -77,20 +78,20 @@ public class SingleLabelCpuTests
         double oneMinusPt = 7 * Math.Exp(-20) / (1 + 7 * Math.Exp(-20));
         double expectedLoss = oneMinusPt * -Math.Log(1 - oneMinusPt);
         var gradient = new float[8];
-        double loss = SingleLabelCpu.Compute<float, long>(logits.Select(v => (float)v).ToArray(), [0], 8, options, gradient);
+        double loss = SingleLabelCpu.Compute<float, long>(TestData.ToSingle(logits), [0], 8, options, gradient);
         var expectedGradient = SingleLabelReference.Gradient(logits, [0], 8, options);
         Assert.Multiple(() =>
         {
             Assert.That(loss, Is.EqualTo(expectedLoss).Within(1e-5).Percent);
-            Assert.That(SingleLabelTestData.RelativeError(gradient.Select(v => (double)v).ToArray(), expectedGradient), Is.LessThan(1e-5));
+            Assert.That(TestData.RelativeError(TestData.ToDouble(gradient), expectedGradient), Is.LessThan(1e-5));
         });
     }
 
     [Test]
     public void Int32TargetsGiveTheSameBitsAsInt64()
     {
-        var random = SingleLabelTestData.NewRandom();
-        var logits = SingleLabelTestData.Logits(random, 30, 17).Select(v => (float)v).ToArray();
+        var random = TestData.NewRandom();
+        var logits = TestData.ToSingle(TestData.Logits(random, 30 * 17));
         var targets = SingleLabelTestData.Targets(random, 30, 17);
         var options = new SingleLabelOptions();
         var gradient64 = new float[logits.Length];
@@ -104,9 +105,9 @@ public class SingleLabelCpuTests
     [Test]
     public void RepeatedRunsGiveIdenticalBits()
     {
-        var random = SingleLabelTestData.NewRandom();
+        var random = TestData.NewRandom();
         const int rows = 512, classes = 1000;                          // above the parallel threshold
-        var logits = SingleLabelTestData.Logits(random, rows, classes).Select(v => (float)v).ToArray();
+        var logits = TestData.ToSingle(TestData.Logits(random, rows * classes));
         var targets = SingleLabelTestData.Targets(random, rows, classes);
         var options = new SingleLabelOptions { GammaPos = 1 };
         var first = new float[logits.Length];
@@ -120,8 +121,8 @@ public class SingleLabelCpuTests
     [Test]
     public void LossWithoutGradientIsTheSameAsWithIt()
     {
-        var random = SingleLabelTestData.NewRandom();
-        var logits = SingleLabelTestData.Logits(random, 20, 50).Select(v => (float)v).ToArray();
+        var random = TestData.NewRandom();
+        var logits = TestData.ToSingle(TestData.Logits(random, 20 * 50));
         var targets = SingleLabelTestData.Targets(random, 20, 50);
         var options = new SingleLabelOptions { GammaPos = 0.5, GammaNeg = 3.5 };
         double withGradient = SingleLabelCpu.Compute<float, long>(logits, targets, 50, options, new float[logits.Length]);

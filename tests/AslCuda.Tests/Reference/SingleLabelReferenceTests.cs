@@ -1,16 +1,17 @@
 using AslCuda.Reference;
+using AslCuda.Tests.Support;
 
 namespace AslCuda.Tests.Reference;
 
 /// <summary>The single-label oracle (ASL.md section 2) against hand values and central finite differences.</summary>
 public class SingleLabelReferenceTests
 {
-    private static IEnumerable<SingleLabelOptions> Options() => SingleLabelTestData.OptionCombinations();
+    private static IEnumerable<SingleLabelOptions> Options() => SingleLabelTestData.OptionGrid();
 
     [TestCaseSource(nameof(Options))]
     public void GradientMatchesCentralFiniteDifferences(SingleLabelOptions options)
     {
-        var random = SingleLabelTestData.NewRandom();
+        var random = TestData.NewRandom();
         const int rows = 4, classes = 6;
         // Moderate logits keep 1 - P_t away from 0, where fractional gamma_pos makes the loss non-smooth.
         var logits = new double[rows * classes];
@@ -32,7 +33,7 @@ public class SingleLabelReferenceTests
             logits[i] = saved;
             numeric[i] = (plus - minus) / (2 * h);
         }
-        Assert.That(SingleLabelTestData.RelativeError(gradient, numeric), Is.LessThan(1e-7));
+        Assert.That(TestData.RelativeError(gradient, numeric), Is.LessThan(1e-7));
     }
 
     private static double LossOfRow(double[] logits, long[] targets, int classes, SingleLabelOptions options, int row)
@@ -64,8 +65,8 @@ public class SingleLabelReferenceTests
     [Test]
     public void MeanIsOverRows()
     {
-        var random = SingleLabelTestData.NewRandom();
-        var logits = SingleLabelTestData.Logits(random, 5, 4);
+        var random = TestData.NewRandom();
+        var logits = TestData.Logits(random, 5 * 4);
         var targets = SingleLabelTestData.Targets(random, 5, 4);
         double sum = SingleLabelReference.Loss(logits, targets, 4, new SingleLabelOptions { Reduction = AslReduction.Sum })[0];
         double mean = SingleLabelReference.Loss(logits, targets, 4, new SingleLabelOptions())[0];
