@@ -15,4 +15,9 @@ public static class AslFunctional
         var options = MultiLabelLoss.Options(gammaNeg, gammaPos, clip, eps, disableTorchGradFocalLoss, reduction);
         return MultiLabelLoss.Compute(input, target, options, backend, statistics: null);
     }
+
+    /// <summary>Single-label asymmetric loss; see <see cref="AsymmetricLossSingleLabel"/>.</summary>
+    public static Tensor asymmetric_loss_single_label(Tensor input, Tensor target, double gammaPos = 0, double gammaNeg = 4,
+        double eps = 0.1, Reduction reduction = Reduction.Mean, AslBackend backend = AslBackend.Auto) =>
+        SingleLabelLoss.Compute(input, target, SingleLabelLoss.Options(gammaPos, gammaNeg, eps, reduction), backend);
 }

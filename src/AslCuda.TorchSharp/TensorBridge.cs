@@ -31,6 +31,13 @@ internal static partial class TensorBridge
         _ => throw new ArgumentException($"unsupported element type {type}."),
     };
 
+    public static AslIndexType ToAslIndexType(ScalarType type) => type switch
+    {
+        ScalarType.Int64 => AslIndexType.Int64,
+        ScalarType.Int32 => AslIndexType.Int32,
+        _ => throw new ArgumentException($"target must be int64 or int32 class indices, got {type}.", "target"),
+    };
+
     public static AslReduction ToAslReduction(nn.Reduction reduction) => reduction switch
     {
         nn.Reduction.None => AslReduction.None,

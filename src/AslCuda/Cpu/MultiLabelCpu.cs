@@ -222,7 +222,7 @@ public static unsafe class MultiLabelCpu
         return partial;
     }
 
-    private static int ElementSize<T>() where T : IElementCodec =>
+    internal static int ElementSize<T>() where T : IElementCodec =>
         typeof(T) == typeof(Float64Codec) ? 8
         : typeof(T) == typeof(Float32Codec) ? 4
         : typeof(T) == typeof(UInt8Codec) ? 1
@@ -329,7 +329,7 @@ public static unsafe class MultiLabelCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> IntPow(Vector256<float> basis, int exponent)
+    internal static Vector256<float> IntPow(Vector256<float> basis, int exponent)
     {
         var result = Vector256<float>.One;
         for (; exponent > 0; exponent >>= 1)
@@ -341,7 +341,7 @@ public static unsafe class MultiLabelCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> AddWidened(Vector256<double> sum, Vector256<float> v)
+    internal static Vector256<double> AddWidened(Vector256<double> sum, Vector256<float> v)
     {
         var (lower, upper) = Vector256.Widen(v);
         return sum + lower + upper;
