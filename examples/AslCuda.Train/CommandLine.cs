@@ -3,18 +3,18 @@ namespace AslCuda.Train;
 /// <summary>The example's arguments, with defaults that reproduce docs/training.md.</summary>
 internal sealed record CommandLine(
     TrainingSettings Settings, int[] Seeds, LossSetup[] Losses, string ChartDirectory, string CheckpointDirectory,
-    bool Resume, int Threads, bool Plain)
+    bool Resume, bool Plain)
 {
     private const string Usage =
         "usage: AslCuda.Train [--epochs N] [--seeds 1,2,3] [--losses bce,focal,asl,asl-adaptive] [--charts DIR] " +
-        "[--checkpoints DIR] [--resume] [--threads N] [--plain]";
+        "[--checkpoints DIR] [--resume] [--plain]";
 
     /// <summary>Parses <paramref name="args"/>; prints the problem and the usage and returns null when they are wrong.</summary>
     public static CommandLine? Parse(string[] args)
     {
-        var settings = new TrainingSettings(Epochs: 15, BatchSize: 128, LearningRate: 1e-3, Width: 256);
+        var settings = new TrainingSettings(Epochs: 15, BatchSize: 128, LearningRate: 1e-3, WeightDecay: 1e-4, Width: 256);
         var parsed = new CommandLine(settings, [1, 2, 3], LossSetup.All, "docs", Path.Combine("artifacts", "train-checkpoints"),
-            Resume: false, Threads: Math.Min(2, Environment.ProcessorCount), Plain: false);
+            Resume: false, Plain: false);
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -28,7 +28,6 @@ internal sealed record CommandLine(
                     "--charts" => parsed with { ChartDirectory = Value() },
                     "--checkpoints" => parsed with { CheckpointDirectory = Value() },
                     "--resume" => parsed with { Resume = true },
-                    "--threads" => parsed with { Threads = Positive(Value(), "--threads") },
                     "--plain" => parsed with { Plain = true },
                     _ => throw new FormatException($"unknown argument {args[i]}"),
                 };

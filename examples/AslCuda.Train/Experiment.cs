@@ -17,7 +17,7 @@ internal sealed record LossSetup(string Key, string Name, double GammaNeg, doubl
 }
 
 /// <summary>Optimisation settings shared by every run.</summary>
-internal sealed record TrainingSettings(int Epochs, int BatchSize, double LearningRate, int Width);
+internal sealed record TrainingSettings(int Epochs, int BatchSize, double LearningRate, double WeightDecay, int Width);
 
 /// <summary>What one epoch left behind; the list of these is the run's checkpointed progress.</summary>
 internal sealed record EpochRecord(
@@ -32,5 +32,6 @@ internal sealed record RunResult(LossSetup Loss, int Seed, IReadOnlyList<EpochRe
     float[] ValidationProbabilities, float[] ValidationTargets)
 {
     public EpochRecord Final => Epochs[^1];
+    public EpochRecord Best => Epochs.MaxBy(e => e.ValidationMap)!;
     public double Seconds => Epochs.Sum(e => e.Seconds);
 }

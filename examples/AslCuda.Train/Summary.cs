@@ -6,19 +6,22 @@ internal static class Summary
     public static void Print(IReadOnlyList<RunResult> results, TimeSpan elapsed)
     {
         Console.WriteLine();
-        Console.WriteLine("| loss | validation mAP (mean ± sd) | min – max | mAP, classes with positives | mean p positives | mean p negatives | final gamma_neg | s per run |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| loss | final val mAP (mean ± sd) | min – max | best-epoch val mAP | final mAP, classes with positives " +
+            "| mean p, positives | mean p, negatives | train gap dp | final gamma_neg | s per run |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var runs in results.GroupBy(r => r.Loss.Key).Select(g => g.ToList()))
         {
-            var maps = runs.Select(r => r.Final.ValidationMap).ToArray();
-            Console.WriteLine($"| {runs[0].Loss.Name} | {maps.Average():F2} ± {StandardDeviation(maps):F2} | {maps.Min():F2} – {maps.Max():F2} " +
+            var final = runs.Select(r => r.Final.ValidationMap).ToArray();
+            var best = runs.Select(r => r.Best.ValidationMap).ToArray();
+            Console.WriteLine($"| {runs[0].Loss.Name} | {final.Average():F2} ± {StandardDeviation(final):F2} | {final.Min():F2} – {final.Max():F2} " +
+                $"| {best.Average():F2} ± {StandardDeviation(best):F2} (epoch {string.Join(",", runs.Select(r => r.Best.Epoch))}) " +
                 $"| {runs.Average(r => r.Final.ValidationMapWithPositives):F2} | {runs.Average(r => r.Final.MeanPPositive):F3} " +
-                $"| {runs.Average(r => r.Final.MeanPNegative):F4} | {string.Join(", ", runs.Select(r => r.Final.GammaNeg.ToString("F2")).Distinct())} " +
-                $"| {runs.Average(r => r.Seconds):F1} |");
+                $"| {runs.Average(r => r.Final.MeanPNegative):F4} | {runs.Average(r => r.Final.TrainGap):F3} " +
+                $"| {string.Join(", ", runs.Select(r => r.Final.GammaNeg.ToString("F2")).Distinct())} | {runs.Average(r => r.Seconds):F1} |");
         }
         Console.WriteLine();
-        Console.WriteLine($"per seed: {string.Join("; ", results.Select(r => $"{r.Loss.Key} seed {r.Seed}: {r.Final.ValidationMap:F2}"))}");
-        Console.WriteLine($"total time {elapsed.TotalSeconds:F0} s");
+        Console.WriteLine($"final mAP per seed: {string.Join("; ", results.Select(r => $"{r.Loss.Key} seed {r.Seed}: {r.Final.ValidationMap:F2}"))}");
+        Console.WriteLine($"total time {elapsed.TotalSeconds:F0} s (data, training, evaluation)");
     }
 
     /// <summary>Sample standard deviation (n - 1); 0 for a single run.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AslCuda.Metrics;
+using AslCuda.TorchSharp;
 using AslCuda.TorchSharp.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -14,8 +15,11 @@ internal sealed class Trainer(SyntheticMultiLabelData data, TrainingSettings set
     {
         torch.manual_seed(seed);
         using var model = new MultiLabelMlp(data.Options.Features, settings.Width, data.Options.Classes);
-        using var optimizer = torch.optim.Adam(model.parameters(), lr: settings.LearningRate);
-        var loss = new PrototypeLoss(setup.GammaNeg, setup.GammaPos, setup.Clip);
+        using var optimizer = torch.optim.Adam(model.parameters(), lr: settings.LearningRate, weight_decay: settings.WeightDecay);
+        using var loss = new AsymmetricLoss(setup.GammaNeg, setup.GammaPos, setup.Clip, backend: AslBackend.Fused) { TrackStatistics = true };
+        var controller = setup.Adaptive is { } adaptive
+            ? new AdaptiveAsymmetry(loss, adaptive.TargetGap, adaptive.Step, adaptive.GammaMin, adaptive.GammaMax)
+            : null;
 
         string checkpoint = Path.Combine(checkpointDirectory, $"{setup.Key}-seed{seed}.ckpt");
         var state = resume && File.Exists(checkpoint)
@@ -48,9 +52,9 @@ internal sealed class Trainer(SyntheticMultiLabelData data, TrainingSettings set
                 batchLoss.backward();
                 optimizer.step();
 
+                // The fused pass measured the gap while it computed the loss; the controller only reads it.
+                controller?.Update();
                 var statistics = loss.LastStatistics!.Value;
-                if (setup.Adaptive is { } adaptive)
-                    loss.GammaNeg = Math.Clamp(loss.GammaNeg + adaptive.Step * (adaptive.TargetGap - statistics.Gap), adaptive.GammaMin, adaptive.GammaMax);
                 double perSample = batchLoss.item<float>() / batch.shape[0];
                 lossSum += perSample;
                 gapSum += statistics.Gap;

@@ -84,6 +84,6 @@ internal static class TrainingProgress
 
         public void EpochCompleted(EpochRecord record, int epochs) =>
             Console.WriteLine($"{name}  epoch {record.Epoch,3}/{epochs}  loss {record.TrainLoss,8:F3}  val mAP {record.ValidationMap,6:F2}  " +
-                $"p+ {record.MeanPPositive:F3}  p- {record.MeanPNegative:F4}  gamma_neg {record.GammaNeg:F2}  {record.Seconds,5:F1} s");
+                $"p+ {record.MeanPPositive:F3}  p- {record.MeanPNegative:F4}  train dp {record.TrainGap:F3}  gamma_neg {record.GammaNeg:F2}  {record.Seconds,5:F1} s");
     }
 }
