@@ -12,7 +12,7 @@ internal sealed record LossSetup(string Key, string Name, double GammaNeg, doubl
         new("focal", "Focal", GammaNeg: 2, GammaPos: 2, Clip: 0),
         new("asl", "ASL", GammaNeg: 4, GammaPos: 0, Clip: 0.05),
         new("asl-adaptive", "ASL adaptive", GammaNeg: 4, GammaPos: 0, Clip: 0.05,
-            new AdaptiveSettings(TargetGap: 0.2, Step: 0.01, GammaMin: 0, GammaMax: 8)),
+            new AdaptiveSettings(TargetGap: 0.5, Step: 0.01, GammaMin: 0, GammaMax: 8)),
     ];
 }
 
@@ -24,8 +24,8 @@ internal sealed record EpochRecord(
     int Epoch, double TrainLoss, double ValidationMap, double ValidationMapWithPositives,
     double MeanPPositive, double MeanPNegative, double TrainGap, double GammaNeg, double Seconds);
 
-/// <summary>The progress saved in a checkpoint: which run it belongs to and its finished epochs.</summary>
-internal sealed record RunProgress(string Loss, int Seed, List<EpochRecord> Epochs);
+/// <summary>The progress saved in a checkpoint: the run it belongs to (loss, seed, data, settings) and its finished epochs.</summary>
+internal sealed record RunProgress(LossSetup Loss, int Seed, DataSetOptions Data, TrainingSettings Settings, List<EpochRecord> Epochs);
 
 /// <summary>A finished run: its history and the final validation probabilities.</summary>
 internal sealed record RunResult(LossSetup Loss, int Seed, IReadOnlyList<EpochRecord> Epochs,

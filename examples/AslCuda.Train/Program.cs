@@ -4,7 +4,7 @@ using AslCuda.TorchSharp.Training;
 using TorchSharp;
 
 // Compares BCE, focal loss, ASL and ASL with adaptive asymmetry on a generated imbalanced multi-label set.
-// Usage: AslCuda.Train [--epochs N] [--seeds 1,2,3] [--losses bce,focal,asl,asl-adaptive]
+// Usage: AslCuda.Train [--epochs N] [--seeds 1,2,3] [--losses bce,focal,asl,asl-adaptive] [--missing-labels RATE]
 //                      [--charts DIR] [--checkpoints DIR] [--resume] [--plain]
 
 var arguments = CommandLine.Parse(args);
@@ -16,7 +16,7 @@ if (arguments is null) return 2;
 torch.set_num_threads(1);
 
 var clock = Stopwatch.StartNew();
-var dataOptions = new DataSetOptions();
+var dataOptions = arguments.Data;
 using var data = SyntheticMultiLabelData.Generate(dataOptions);
 double trainPositives = data.TrainTargets.sum().item<float>() / dataOptions.TrainSamples;
 double validationPositives = data.ValidationTargets.sum().item<float>() / dataOptions.ValidationSamples;

@@ -24,7 +24,7 @@ internal sealed class Trainer(SyntheticMultiLabelData data, TrainingSettings set
         string checkpoint = Path.Combine(checkpointDirectory, $"{setup.Key}-seed{seed}.ckpt");
         var state = resume && File.Exists(checkpoint)
             ? Resume(checkpoint, setup, seed, model, optimizer)
-            : new RunProgress(setup.Key, seed, []);
+            : new RunProgress(setup, seed, data.Options, settings, []);
         if (state.Epochs.Count > 0) loss.GammaNeg = state.Epochs[^1].GammaNeg;
 
         long samples = data.TrainFeatures.shape[0];
@@ -73,11 +73,18 @@ internal sealed class Trainer(SyntheticMultiLabelData data, TrainingSettings set
         return new RunResult(setup, seed, state.Epochs, final.Probabilities, final.Targets);
     }
 
-    private static RunProgress Resume(string checkpoint, LossSetup setup, int seed, MultiLabelMlp model, Adam optimizer)
+    private RunProgress Resume(string checkpoint, LossSetup setup, int seed, MultiLabelMlp model, Adam optimizer)
     {
         var state = Checkpoint.Load<RunProgress>(checkpoint, model, optimizer);
-        if (state.Loss != setup.Key || state.Seed != seed)
-            throw new CheckpointException($"checkpoint {checkpoint} belongs to run {state.Loss} seed {state.Seed}, not {setup.Key} seed {seed}.");
+        if (state.Loss != setup || state.Seed != seed)
+            throw new CheckpointException($"checkpoint {checkpoint} belongs to {state.Loss} seed {state.Seed}, not to {setup} seed {seed}.");
+        if (state.Data != data.Options)
+            throw new CheckpointException($"checkpoint {checkpoint} was trained on other data ({state.Data}) than this run ({data.Options}).");
+        // Only the epoch count may change between runs: a finished run can be trained further.
+        if (state.Settings with { Epochs = settings.Epochs } != settings)
+            throw new CheckpointException($"checkpoint {checkpoint} was trained with {state.Settings}, this run asks for {settings}.");
+        if (state.Epochs.Count > settings.Epochs)
+            throw new CheckpointException($"checkpoint {checkpoint} already holds {state.Epochs.Count} epochs, more than the {settings.Epochs} asked for.");
         return state;
     }
 
