@@ -52,7 +52,7 @@ internal static class SingleLabelLoss
         var outside = (target < 0).logical_or(target >= classes).nonzero();
         if (outside.shape[0] == 0) return;
         long row = outside[0, 0].item<long>();
-        throw new ArgumentException($"target[{row}] = {target[row].item<long>()} is not a class index in [0, {classes}).", nameof(target));
+        throw new ArgumentException($"target[{row}] = {target[row].ToInt64()} is not a class index in [0, {classes}).", nameof(target));
     }
 
     private static Tensor Fused(Tensor input, Tensor target, SingleLabelOptions options)

@@ -22,9 +22,12 @@ namespace AslCuda.Cpu;
 ///     d row_loss / d x_k = -(a_k + b_k) + P_k S, and for k = t the same value written as
 ///     -(a_t + b_t)(1 - P_t) + P_t sum_{c != t}(a_c + b_c), which keeps its digits when P_t is close to 1.
 /// Numerics: 1 - P_t and log Z come from Z' without cancellation, so confident rows keep small losses and gradients
-/// that float32 1 - softmax would round to 0. NaN or infinite logits give NaN, as in PyTorch; where 1 - P_t == 0
-/// with 0 &lt; gamma_pos &lt; 1 the gradient is infinite or NaN, as in PyTorch. Targets are checked before any logit
-/// is read.
+/// that float32 1 - softmax would round to 0. Gammas in (0, 1) have an infinite pow gradient at a zero base: the
+/// paper formula meets it where its float 1 - P_t or 1 - (1 - P_c) rounds to 0 and PyTorch gives NaN; here the
+/// gradient of (1 - P_t)^gamma_pos is NaN only where Z' underflows (the target's logit about 87 above all others),
+/// and that of P_c^gamma_neg is never formed (a_c + b_c needs P_c^gn only). NaN or infinite logits give NaN, as in
+/// PyTorch.
+/// Targets are checked before any logit is read.
 /// </summary>
 public static unsafe class SingleLabelCpu
 {
