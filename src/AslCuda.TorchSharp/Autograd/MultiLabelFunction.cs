@@ -29,7 +29,9 @@ internal sealed class MultiLabelFunction : autograd.SingleTensorFunction<MultiLa
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
     {
         var gradient = ctx.get_saved_variables()[0];
-        return [gradient * grad_output, null!];
+        // One entry per forward argument; only the input gets a gradient. (An exception here would cross
+        // libtorch's native autograd engine and end the process, so nothing in backward may throw.)
+        return [gradient * grad_output, null!, null!, null!];
     }
 }
 

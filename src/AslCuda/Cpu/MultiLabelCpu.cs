@@ -165,6 +165,8 @@ public static unsafe class MultiLabelCpu
         }
     }
 
+    // Fully optimized from the first call: a loss is often called a handful of times per process.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Partial RunChunk<TX, TY, TMode>(in Request r, in Parameters k, int chunk)
         where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode
     {
@@ -215,7 +217,7 @@ public static unsafe class MultiLabelCpu
             if (wantStatistics) stats.Add(e.P, yv, live);
         }
 
-        var partial = new Partial { Loss = Vector256.Sum(lossSum), TargetsValid = invalid == Vector256<float>.Zero };
+        var partial = new Partial { Loss = Vector256.Sum(lossSum), TargetsValid = invalid.AsUInt32() == Vector256<uint>.Zero };
         if (wantStatistics) stats.WriteTo(ref partial);
         return partial;
     }
@@ -260,7 +262,8 @@ public static unsafe class MultiLabelCpu
         if (k.Focusing)
         {
             g = k.GammaPos * y + k.GammaNeg * negY;
-            bool binary = k.IntegerGammas && (Vector256.Equals(y, zero) | Vector256.Equals(y, one)) == Vector256<uint>.AllBitsSet.AsSingle();
+            // Compare as integers: all bits set is a NaN as a float, and NaN == NaN is false.
+            bool binary = k.IntegerGammas && (Vector256.Equals(y, zero) | Vector256.Equals(y, one)).AsUInt32() == Vector256<uint>.AllBitsSet;
             if (binary)
             {
                 // Whole gammas and binary targets: (1 - pt)^g by multiplication, no pow.

@@ -1,0 +1,154 @@
+using System.Collections.Concurrent;
+using AslCuda.Cuda;
+
+namespace AslCuda.Gpu;
+
+/// <summary>Whether CUDA can run here, and what on.</summary>
+public static class CudaDevice
+{
+    private static readonly Lazy<(int Count, string? Reason)> Probe = new(ProbeDevices);
+
+    /// <summary>True when the CUDA driver loads, initializes and reports at least one device. Never throws.</summary>
+    public static bool IsAvailable => Probe.Value.Count > 0;
+
+    /// <summary>Number of CUDA devices (0 when CUDA is unavailable).</summary>
+    public static int Count => Probe.Value.Count;
+
+    /// <summary>
+    /// One line per device (name, compute capability, multiprocessors, memory) plus the driver and NVRTC
+    /// versions, or why CUDA is unavailable. Never throws.
+    /// </summary>
+    public static string Describe()
+    {
+        var lines = new List<string>();
+        var (count, reason) = Probe.Value;
+        if (reason is not null) lines.Add($"CUDA unavailable: {reason}");
+        else
+        {
+            lines.Add($"CUDA driver {FormatVersion(GpuDevice.DriverVersion)}, {count} device(s)");
+            for (int i = 0; i < count; i++)
+            {
+                var d = GpuDevice.Get(i);
+                lines.Add($"  [{i}] {d.Name}: sm_{d.ComputeCapability}, {d.MultiprocessorCount} SMs, " +
+                          $"{d.TotalMemoryBytes / (1024.0 * 1024 * 1024):F1} GiB, L2 {d.L2CacheBytes / (1024 * 1024)} MiB");
+            }
+        }
+        try
+        {
+            lines.Add($"NVRTC {Nvrtc.Version} (sm_{string.Join(", sm_", Nvrtc.SupportedArchitectures())})");
+        }
+        catch (Exception e) when (e is CudaLibraryNotFoundException or NvrtcException)
+        {
+            lines.Add($"NVRTC unavailable: {e.Message}");
+        }
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    private static (int, string?) ProbeDevices()
+    {
+        try
+        {
+            GpuDevice.InitializeDriver();
+            Driver.Check(Driver.cuDeviceGetCount(out int count), nameof(Driver.cuDeviceGetCount));
+            return count > 0 ? (count, null) : (0, "the driver reports no device");
+        }
+        catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or EntryPointNotFoundException)
+        {
+            return (0, e.Message);
+        }
+    }
+
+    private static string FormatVersion(int version) => $"{version / 1000}.{version % 1000 / 10}";
+}
+
+/// <summary>
+/// One device as the launchers use it: its primary context, properties, the loaded kernels, a small
+/// workspace for per-block partial sums and the lock that keeps one launcher's kernel pair together on
+/// the default stream.
+/// </summary>
+internal sealed class GpuDevice
+{
+    private static readonly Lazy<int> InitializedDriverVersion = new(() =>
+    {
+        NativeLibraries.LoadDriver();
+        Driver.Check(Driver.cuInit(0), nameof(Driver.cuInit));
+        Driver.Check(Driver.cuDriverGetVersion(out int version), nameof(Driver.cuDriverGetVersion));
+        return version;
+    });
+
+    private static readonly ConcurrentDictionary<int, Lazy<GpuDevice>> Devices = new();
+
+    private readonly ConcurrentDictionary<string, Lazy<CudaModule>> _modules = new();
+    private readonly Lazy<DeviceMemory> _workspace;
+
+    public int Ordinal { get; }
+    public string Name { get; }
+    public int ComputeCapability { get; }
+    public int MultiprocessorCount { get; }
+    public int MaxBlocksPerMultiprocessor { get; }
+    public long TotalMemoryBytes { get; }
+    public long L2CacheBytes { get; }
+    public PrimaryContext Context { get; }
+
+    /// <summary>Held while a launcher enqueues its kernels, which share <see cref="Workspace"/>.</summary>
+    public Lock LaunchLock { get; } = new();
+
+    /// <summary>Room for the per-block partial sums of any launch: 8 doubles per resident block.</summary>
+    public DeviceMemory Workspace => _workspace.Value;
+
+    public const int WorkspaceDoublesPerBlock = 8;
+
+    /// <summary>The CUDA driver's version (e.g. 13000), initializing the driver on first use.</summary>
+    public static int DriverVersion => InitializedDriverVersion.Value;
+
+    public static void InitializeDriver() => _ = InitializedDriverVersion.Value;
+
+    public static GpuDevice Get(int ordinal) =>
+        Devices.GetOrAdd(ordinal, o => new Lazy<GpuDevice>(() => new GpuDevice(o))).Value;
+
+    private unsafe GpuDevice(int ordinal)
+    {
+        InitializeDriver();
+        Driver.Check(Driver.cuDeviceGetCount(out int count), nameof(Driver.cuDeviceGetCount));
+        if (ordinal < 0 || ordinal >= count)
+            throw new ArgumentOutOfRangeException(nameof(ordinal), ordinal, $"there are {count} CUDA device(s).");
+        Driver.Check(Driver.cuDeviceGet(out int device, ordinal), nameof(Driver.cuDeviceGet));
+        Ordinal = ordinal;
+        var name = stackalloc byte[256];
+        Driver.Check(Driver.cuDeviceGetName(name, 256, device), nameof(Driver.cuDeviceGetName));
+        Name = new string((sbyte*)name);
+        ComputeCapability = 10 * Attribute(device, Driver.DeviceAttribute.ComputeCapabilityMajor)
+                            + Attribute(device, Driver.DeviceAttribute.ComputeCapabilityMinor);
+        MultiprocessorCount = Attribute(device, Driver.DeviceAttribute.MultiprocessorCount);
+        MaxBlocksPerMultiprocessor = Attribute(device, Driver.DeviceAttribute.MaxBlocksPerMultiprocessor);
+        L2CacheBytes = Attribute(device, Driver.DeviceAttribute.L2CacheSize);
+        Driver.Check(Driver.cuDeviceTotalMem(out nuint total, device), nameof(Driver.cuDeviceTotalMem));
+        TotalMemoryBytes = (long)total;
+        Context = PrimaryContext.Retain(device);
+        _workspace = new Lazy<DeviceMemory>(() => DeviceMemory.Allocate(
+            Context, (long)MultiprocessorCount * MaxBlocksPerMultiprocessor * WorkspaceDoublesPerBlock * sizeof(double)));
+    }
+
+    /// <summary>The module of one kernel variant, compiled (or taken from the cache) and loaded once per device.</summary>
+    public CudaModule Module(KernelProgram program, IReadOnlyList<string> defines)
+    {
+        string key = program.FileName + "|" + string.Join(' ', defines);
+        return _modules.GetOrAdd(key, _ => new Lazy<CudaModule>(() =>
+            CudaModule.Load(Context, KernelCache.Shared.Get(program, defines, ComputeCapability).Image))).Value;
+    }
+
+    /// <summary>Resident blocks of <paramref name="function"/> per multiprocessor at <paramref name="blockSize"/> threads.</summary>
+    public int Occupancy(nint function, int blockSize)
+    {
+        using var scope = Context.Push();
+        Driver.Check(Driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, function, blockSize, 0),
+            nameof(Driver.cuOccupancyMaxActiveBlocksPerMultiprocessor));
+        return Math.Max(blocks, 1);
+    }
+
+    private static int Attribute(int device, Driver.DeviceAttribute attribute)
+    {
+        Driver.Check(Driver.cuDeviceGetAttribute(out int value, attribute, device), $"{nameof(Driver.cuDeviceGetAttribute)}({attribute})");
+        return value;
+    }
+}

@@ -1,0 +1,217 @@
+using AslCuda.Cuda;
+
+namespace AslCuda.Gpu;
+
+/// <summary>Which gradient the multi-label kernel writes (ASL_GRADIENT).</summary>
+internal enum MultiLabelGradient
+{
+    None = 0,
+    /// <summary>Focusing weight treated as a constant (the paper code's default).</summary>
+    Detached = 1,
+    /// <summary>Gradient through the focusing weight too.</summary>
+    Full = 2,
+}
+
+/// <summary>How the focusing weight is computed (ASL_GAMMA_MODE).</summary>
+internal enum GammaMode
+{
+    /// <summary>Both gammas 0: no weight.</summary>
+    None = 0,
+    /// <summary>Whole gammas, compiled in: the weight of binary targets is a product.</summary>
+    Integer = 1,
+    /// <summary>Any gammas, passed at launch: e^(g log(1 - pt)), one variant for every value.</summary>
+    Pow = 2,
+}
+
+/// <summary>
+/// One compile-time variant of kernels/asl_multilabel.cu. Whole gammas are compiled in (so the weight is
+/// a product); other gammas are launch parameters, so adaptive asymmetry does not compile per step.
+/// </summary>
+internal readonly record struct MultiLabelVariant(
+    AslDataType Logit, AslDataType Target, MultiLabelGradient Gradient, bool ElementLoss, bool Statistics, bool Clip,
+    GammaMode Gammas, int GammaPosInteger, int GammaNegInteger)
+{
+    public const int BlockSize = 256;
+    public const int FinishBlockSize = 256;
+    public static KernelProgram Program => KernelProgram.Get("asl_multilabel.cu");
+
+    public static MultiLabelVariant For(AslDataType logit, AslDataType target, AslOptions options, bool gradient, bool statistics)
+    {
+        var gammas = !options.HasFocusing ? GammaMode.None : options.HasIntegerGammas ? GammaMode.Integer : GammaMode.Pow;
+        var mode = !gradient ? MultiLabelGradient.None
+            : options.DetachFocalWeight || gammas == GammaMode.None ? MultiLabelGradient.Detached
+            : MultiLabelGradient.Full;
+        bool integer = gammas == GammaMode.Integer;
+        return new MultiLabelVariant(logit, target, mode, options.Reduction == AslReduction.None, statistics, options.Clip > 0,
+            gammas, integer ? (int)options.GammaPos : 0, integer ? (int)options.GammaNeg : 0);
+    }
+
+    /// <summary>Logit elements per 16-byte load.</summary>
+    public int VectorWidth => 16 / Logit.SizeOf();
+
+    public IReadOnlyList<string> Defines =>
+    [
+        $"-DASL_LOGIT_DTYPE={DTypeCode(Logit)}",
+        $"-DASL_TARGET_DTYPE={DTypeCode(Target)}",
+        $"-DASL_GRADIENT={(int)Gradient}",
+        $"-DASL_ELEMENT_LOSS={(ElementLoss ? 1 : 0)}",
+        $"-DASL_STATISTICS={(Statistics ? 1 : 0)}",
+        $"-DASL_CLIP={(Clip ? 1 : 0)}",
+        $"-DASL_GAMMA_MODE={(int)Gammas}",
+        $"-DASL_GAMMA_POS_INT={GammaPosInteger}",
+        $"-DASL_GAMMA_NEG_INT={GammaNegInteger}",
+        $"-DASL_BLOCK_SIZE={BlockSize}",
+    ];
+
+    /// <summary>The ASL_DTYPE_* codes of kernels/asl_common.cuh.</summary>
+    public static int DTypeCode(AslDataType type) => type switch
+    {
+        AslDataType.Float32 => 0,
+        AslDataType.Float64 => 1,
+        AslDataType.Float16 => 2,
+        AslDataType.BFloat16 => 3,
+        AslDataType.UInt8 => 4,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+    };
+}
+
+/// <summary>
+/// Multi-label ASL on a CUDA device (ASL.md section 1, kernels/asl_multilabel.cu): loss, gradient and
+/// statistics in one kernel launch plus a one-block finisher, on the legacy default stream of the
+/// device's primary context (the context and stream libtorch uses unless told otherwise).
+/// The loss and statistics sums are deterministic: the grid depends only on the element count and the
+/// device, and every sum is taken in a fixed order.
+/// </summary>
+public static unsafe class MultiLabelGpu
+{
+    /// <summary>
+    /// Enqueues the loss (and gradient) of <paramref name="count"/> elements on device
+    /// <paramref name="deviceOrdinal"/>; returns without waiting. All pointers are device addresses in that
+    /// device's memory, contiguous, of the stated element types.
+    /// </summary>
+    /// <param name="deviceOrdinal">CUDA device ordinal (the tensor's device index).</param>
+    /// <param name="logitType">Float32, Float64, Float16 or BFloat16; also the type of the gradient and element losses.</param>
+    /// <param name="targetType">Float32 (soft targets in [0, 1]) or UInt8 (binary; any nonzero byte is a positive).</param>
+    /// <param name="input">Logits, <paramref name="count"/> elements.</param>
+    /// <param name="target">Targets, <paramref name="count"/> elements.</param>
+    /// <param name="count">Number of elements (N*C).</param>
+    /// <param name="options">Loss parameters; the reduction decides the loss output and the gradient's scale.</param>
+    /// <param name="gradient">Receives d loss / dx for an upstream gradient of one (divided by the count for
+    /// mean); 0 selects the forward-only kernel.</param>
+    /// <param name="elementLoss">Receives each element's loss; required for reduction none, else 0.</param>
+    /// <param name="lossOutput">Receives the loss as one float32: the sum, or the mean; for none, the sum of the element losses.</param>
+    /// <param name="statisticsOutput">0, or four doubles: sum p*y, sum y, sum p*(1-y), sum (1-y).</param>
+    public static void Launch(int deviceOrdinal, AslDataType logitType, nint input, AslDataType targetType, nint target, long count,
+        AslOptions options, nint gradient, nint elementLoss, nint lossOutput, nint statisticsOutput)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (!logitType.IsFloatingPoint()) throw new ArgumentException($"logits must be floating point, got {logitType}.", nameof(logitType));
+        if (targetType is not (AslDataType.Float32 or AslDataType.UInt8))
+            throw new ArgumentException($"targets must be float32 or uint8/bool, got {targetType}.", nameof(targetType));
+        if (count > 0 && (input == 0 || target == 0)) throw new ArgumentException("input and target must be device pointers.");
+        if (lossOutput == 0) throw new ArgumentException("lossOutput must point to one device float32.", nameof(lossOutput));
+        if (options.Reduction == AslReduction.None && elementLoss == 0 && count > 0)
+            throw new ArgumentException("reduction none needs an element loss buffer.", nameof(elementLoss));
+        if (options.Reduction != AslReduction.None && elementLoss != 0)
+            throw new ArgumentException($"an element loss buffer is only written for reduction none, not {options.Reduction}.", nameof(elementLoss));
+
+        var device = GpuDevice.Get(deviceOrdinal);
+        var variant = MultiLabelVariant.For(logitType, targetType, options, gradient != 0, statisticsOutput != 0);
+        var kernels = Kernels.Get(device, variant);
+
+        long packs = (count + variant.VectorWidth - 1) / variant.VectorWidth;
+        int blocks = (int)Math.Clamp((packs + MultiLabelVariant.BlockSize - 1) / MultiLabelVariant.BlockSize, 1, kernels.MaxResidentBlocks);
+        float clip = (float)options.Clip, eps = (float)options.Eps, logEps = (float)Math.Log(options.Eps);
+        float gammaPos = (float)options.GammaPos, gammaNeg = (float)options.GammaNeg;
+        bool mean = options.Reduction == AslReduction.Mean;
+        float gradientScale = mean && count > 0 ? (float)(1.0 / count) : 1f;
+        double lossScale = mean ? (count > 0 ? 1.0 / count : double.NaN) : 1.0;
+
+        lock (device.LaunchLock)
+        {
+            ulong partials = device.Workspace.Pointer;
+            using var scope = device.Context.Push();
+            void** main = stackalloc void*[] { &input, &target, &count, &gradient, &elementLoss, &partials,
+                &clip, &eps, &logEps, &gammaPos, &gammaNeg, &gradientScale };
+            Driver.Check(Driver.cuLaunchKernel(kernels.Main, (uint)blocks, 1, 1, MultiLabelVariant.BlockSize, 1, 1, 0, 0, main, null),
+                "cuLaunchKernel(asl_multilabel)");
+            void** finish = stackalloc void*[] { &partials, &blocks, &lossScale, &lossOutput, &statisticsOutput };
+            Driver.Check(Driver.cuLaunchKernel(kernels.Finish, 1, 1, 1, MultiLabelVariant.FinishBlockSize, 1, 1, 0, 0, finish, null),
+                "cuLaunchKernel(asl_multilabel_finish)");
+        }
+    }
+
+    /// <summary>
+    /// Host convenience for tests and tools: copies the inputs to device <paramref name="device"/>, runs
+    /// <see cref="Launch"/>, waits, and copies the results back. The current contents of
+    /// <paramref name="gradient"/> and <paramref name="elementLoss"/> are uploaded first, so callers can
+    /// poison them. An empty <paramref name="gradient"/> runs the forward-only kernel.
+    /// Returns the loss (see <c>lossOutput</c> of <see cref="Launch"/>).
+    /// </summary>
+    public static float Compute<TLogit, TTarget>(ReadOnlySpan<TLogit> input, ReadOnlySpan<TTarget> target, AslOptions options,
+        Span<TLogit> gradient, Span<TLogit> elementLoss, out AslStatistics statistics, int device = 0)
+        where TLogit : unmanaged where TTarget : unmanaged =>
+        Run(input, target, options, gradient, elementLoss, computeStatistics: true, out statistics, device);
+
+    /// <summary>As the other overload, without the statistics (their kernel variant does not compute them).</summary>
+    public static float Compute<TLogit, TTarget>(ReadOnlySpan<TLogit> input, ReadOnlySpan<TTarget> target, AslOptions options,
+        Span<TLogit> gradient, Span<TLogit> elementLoss, int device = 0)
+        where TLogit : unmanaged where TTarget : unmanaged =>
+        Run(input, target, options, gradient, elementLoss, computeStatistics: false, out _, device);
+
+    private static float Run<TLogit, TTarget>(ReadOnlySpan<TLogit> input, ReadOnlySpan<TTarget> target, AslOptions options,
+        Span<TLogit> gradient, Span<TLogit> elementLoss, bool computeStatistics, out AslStatistics statistics, int device)
+        where TLogit : unmanaged where TTarget : unmanaged
+    {
+        if (input.Length != target.Length)
+            throw new ArgumentException($"input has {input.Length} elements but target has {target.Length}.", nameof(target));
+        if (!gradient.IsEmpty && gradient.Length != input.Length)
+            throw new ArgumentException($"gradient has {gradient.Length} elements, expected {input.Length}.", nameof(gradient));
+        bool none = options.Reduction == AslReduction.None;
+        if (none && elementLoss.Length != input.Length)
+            throw new ArgumentException($"reduction none needs an element loss buffer of {input.Length} elements, got {elementLoss.Length}.", nameof(elementLoss));
+
+        var context = GpuDevice.Get(device).Context;
+        using var x = DeviceMemory.Allocate(context, (long)input.Length * sizeof(TLogit));
+        using var y = DeviceMemory.Allocate(context, (long)target.Length * sizeof(TTarget));
+        using var g = gradient.IsEmpty ? null : DeviceMemory.Allocate(context, (long)gradient.Length * sizeof(TLogit));
+        using var l = none ? DeviceMemory.Allocate(context, (long)elementLoss.Length * sizeof(TLogit)) : null;
+        using var loss = DeviceMemory.Allocate(context, sizeof(float));
+        using var stats = computeStatistics ? DeviceMemory.Allocate(context, 4 * sizeof(double)) : null;
+        x.Upload(input);
+        y.Upload(target);
+        g?.Upload<TLogit>(gradient);
+        l?.Upload<TLogit>(elementLoss);
+        loss.Fill(0xFF);
+        stats?.Fill(0xFF);
+
+        Launch(device, AslDataTypes.Of<TLogit>(), (nint)x.Pointer, AslDataTypes.Of<TTarget>(), (nint)y.Pointer, input.Length, options,
+            (nint)(g?.Pointer ?? 0), (nint)(l?.Pointer ?? 0), (nint)loss.Pointer, (nint)(stats?.Pointer ?? 0));
+
+        // Synchronous copies on the default stream wait for the kernels.
+        g?.Download(gradient);
+        l?.Download(elementLoss);
+        Span<double> s = stackalloc double[4];
+        stats?.Download(s);
+        statistics = new AslStatistics(s[0], s[1], s[2], s[3]);
+        Span<float> result = stackalloc float[1];
+        loss.Download(result);
+        return result[0];
+    }
+
+    /// <summary>The two functions of one variant on one device, and how many blocks fit on it at once.</summary>
+    private sealed record Kernels(nint Main, nint Finish, int MaxResidentBlocks)
+    {
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int, MultiLabelVariant), Lazy<Kernels>> Loaded = new();
+
+        public static Kernels Get(GpuDevice device, MultiLabelVariant variant) =>
+            Loaded.GetOrAdd((device.Ordinal, variant), key => new Lazy<Kernels>(() =>
+            {
+                var module = device.Module(MultiLabelVariant.Program, variant.Defines);
+                nint main = module.GetFunction("asl_multilabel");
+                int perMultiprocessor = Math.Min(device.Occupancy(main, MultiLabelVariant.BlockSize), device.MaxBlocksPerMultiprocessor);
+                return new Kernels(main, module.GetFunction("asl_multilabel_finish"), perMultiprocessor * device.MultiprocessorCount);
+            })).Value;
+    }
+}
