@@ -19,7 +19,7 @@ internal static class SingleLabelLoss
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(target);
         TensorBridge.CheckFloatingInput(input);
-        TensorBridge.ToAslIndexType(target.dtype);
+        _ = TensorBridge.ToAslIndexType(target.dtype);                 // int64 or int32 class indices, else a clear error
         if (input.dim() != 2)
             throw new ArgumentException($"input must be [N, C] logits, got shape {TensorBridge.Format(input.shape)}.", nameof(input));
         if (target.dim() != 1)
