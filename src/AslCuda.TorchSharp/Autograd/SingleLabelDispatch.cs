@@ -17,7 +17,7 @@ internal static unsafe class SingleLabelDispatch
         if (input.device.type == DeviceType.CUDA)
             throw new NotSupportedException("The CUDA backend for single-label is not built yet: use AslBackend.Composed for CUDA tensors.");
         if (input.device.type != DeviceType.CPU)
-            throw new NotSupportedException($"the fused backend runs on CPU and CUDA tensors, not on {input.device}.");
+            throw new NotSupportedException($"the fused backend runs on CPU and CUDA tensors, not on {input.device}; use AslBackend.Composed.");
 
         long rows = input.shape[0], classes = input.shape[1];
         var rowLoss = options.Reduction == AslReduction.None ? torch.empty(rows, input.dtype, input.device) : null;

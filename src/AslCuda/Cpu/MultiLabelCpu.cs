@@ -355,7 +355,8 @@ public static unsafe class MultiLabelCpu
         for (; exponent > 0; exponent >>= 1)
         {
             if ((exponent & 1) != 0) result *= basis;
-            basis *= basis;
+            // No square past the last bit: an unused b^(2^k) of a small b is subnormal, which costs ~100 cycles a lane.
+            if (exponent > 1) basis *= basis;
         }
         return result;
     }
