@@ -145,7 +145,7 @@ public static unsafe class MultiLabelCpu
     /// <summary>Loop invariants as vectors, built once per call.</summary>
     private readonly struct Parameters
     {
-        public readonly Vector256<float> GammaPos, GammaNeg, Clip, Eps, GradientScale;
+        public readonly Vector256<float> GammaPos, GammaNeg, Clip, Eps, LogEps, GradientScale;
         public readonly int IntGammaPos, IntGammaNeg;
         public readonly bool Focusing, IntegerGammas, Clipping;
 
@@ -155,6 +155,7 @@ public static unsafe class MultiLabelCpu
             GammaNeg = Vector256.Create((float)o.GammaNeg);
             Clip = Vector256.Create((float)o.Clip);
             Eps = Vector256.Create((float)o.Eps);
+            LogEps = Vector256.Create((float)Math.Log(o.Eps));
             GradientScale = Vector256.Create(o.Reduction == AslReduction.Mean && count > 0 ? (float)(1.0 / count) : 1f);
             Focusing = o.HasFocusing;
             IntegerGammas = o.HasIntegerGammas;
@@ -164,6 +165,8 @@ public static unsafe class MultiLabelCpu
         }
     }
 
+    // Fully optimized from the first call: a loss is often called a handful of times per process.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Partial RunChunk<TX, TY, TMode>(in Request r, in Parameters k, int chunk)
         where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode
     {
@@ -214,12 +217,12 @@ public static unsafe class MultiLabelCpu
             if (wantStatistics) stats.Add(e.P, yv, live);
         }
 
-        var partial = new Partial { Loss = Vector256.Sum(lossSum), TargetsValid = invalid == Vector256<float>.Zero };
+        var partial = new Partial { Loss = Vector256.Sum(lossSum), TargetsValid = invalid.AsUInt32() == Vector256<uint>.Zero };
         if (wantStatistics) stats.WriteTo(ref partial);
         return partial;
     }
 
-    private static int ElementSize<T>() where T : IElementCodec =>
+    internal static int ElementSize<T>() where T : IElementCodec =>
         typeof(T) == typeof(Float64Codec) ? 8
         : typeof(T) == typeof(Float32Codec) ? 4
         : typeof(T) == typeof(UInt8Codec) ? 1
@@ -244,8 +247,12 @@ public static unsafe class MultiLabelCpu
         var xnRaw0 = q + k.Clip;                                        // before clamp(max=1)
         var xn = k.Clipping ? Vector256.Min(xnRaw0, one) : q;
         var negY = one - y;
-        var lp = Vector256.Log(Vector256.Max(p, k.Eps));
-        var ln = Vector256.Log(Vector256.Max(xn, k.Eps));
+        // log p and log(1 - p) as log-sigmoids, min(+-x, 0) - log1p(e^-|x|): log of a p near 1 would lose
+        // the digits of 1 - p. Below eps the clamp takes over, as clamp(min=eps) does.
+        var softplusTail = Log1p(ex);
+        var lp = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(p, k.Eps), Vector256.Min(x, zero) - softplusTail, k.LogEps);
+        var lnUnclamped = k.Clipping ? Vector256.Log(xn) : Vector256.Min(-x, zero) - softplusTail;
+        var ln = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(xn, k.Eps), lnUnclamped, k.LogEps);
         var l0 = y * lp + negY * ln;
 
         // 1 - pt = y(1 - p) + (1 - y)(1 - xn), and 1 - xn = max(p - clip, 0) under clipping.
@@ -255,7 +262,8 @@ public static unsafe class MultiLabelCpu
         if (k.Focusing)
         {
             g = k.GammaPos * y + k.GammaNeg * negY;
-            bool binary = k.IntegerGammas && (Vector256.Equals(y, zero) | Vector256.Equals(y, one)) == Vector256<uint>.AllBitsSet.AsSingle();
+            // Compare as integers: all bits set is a NaN as a float, and NaN == NaN is false.
+            bool binary = k.IntegerGammas && (Vector256.Equals(y, zero) | Vector256.Equals(y, one)).AsUInt32() == Vector256<uint>.AllBitsSet;
             if (binary)
             {
                 // Whole gammas and binary targets: (1 - pt)^g by multiplication, no pow.
@@ -267,12 +275,14 @@ public static unsafe class MultiLabelCpu
             }
             else
             {
-                var logBasis = Vector256.Log(basis);
-                w = Pow(logBasis, g);
-                if (TMode.Full) wPrime = Pow(logBasis, g - one);
+                var (logBasisLower, logBasisUpper) = LogWidened(basis);
+                w = Pow(logBasisLower, logBasisUpper, g);
+                if (TMode.Full) wPrime = Pow(logBasisLower, logBasisUpper, g - one);
             }
         }
-        var loss = -(l0 * w);
+        // A NaN logit must give a NaN loss and gradient (as in PyTorch) even where a clamp or select hid it.
+        var isNaN = ~Vector256.Equals(x, x);
+        var loss = -(l0 * w) | isNaN;
         if (!TMode.Enabled) return new ElementResult(loss, default, p);
 
         var s = p * q;                                                   // dp/dx
@@ -287,16 +297,39 @@ public static unsafe class MultiLabelCpu
             var dw = ~Vector256.Equals(g, zero) & (-(g * wPrime * dpt));   // exactly 0 where g == 0
             d += l0 * dw;
         }
-        return new ElementResult(loss, -d * k.GradientScale, p);
+        return new ElementResult(loss, (-d * k.GradientScale) | isNaN, p);
     }
 
-    /// <summary>b^g = e^(g log b) with pow(b, 0) = 1 (also for b = 0) and pow(0, g &gt; 0) = 0.</summary>
+    /// <summary>
+    /// b^g = e^(g log b) with pow(b, 0) = 1 (also for b = 0) and pow(0, g &gt; 0) = 0. The exponent is formed in
+    /// float64: in float32 its rounding error, |g log b| ulps, would show in tiny weights such as 1e-30.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Pow(Vector256<float> logBasis, Vector256<float> g) =>
-        Vector256.ConditionalSelect(Vector256.Equals(g, Vector256<float>.Zero), Vector256<float>.One, Vector256.Exp(g * logBasis));
+    private static Vector256<float> Pow(Vector256<double> logBasisLower, Vector256<double> logBasisUpper, Vector256<float> g)
+    {
+        var (gLower, gUpper) = Vector256.Widen(g);
+        var power = Vector256.Narrow(Vector256.Exp(gLower * logBasisLower), Vector256.Exp(gUpper * logBasisUpper));
+        return Vector256.ConditionalSelect(Vector256.Equals(g, Vector256<float>.Zero), Vector256<float>.One, power);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> IntPow(Vector256<float> basis, int exponent)
+    private static (Vector256<double> Lower, Vector256<double> Upper) LogWidened(Vector256<float> v)
+    {
+        var (lower, upper) = Vector256.Widen(v);
+        return (Vector256.Log(lower), Vector256.Log(upper));
+    }
+
+    /// <summary>log(1 + u) for u in [0, 1], accurate for small u (Goldberg's trick: the rounding of 1 + u cancels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Log1p(Vector256<float> u)
+    {
+        var w = Vector256<float>.One + u;
+        var wMinusOne = w - Vector256<float>.One;
+        return Vector256.ConditionalSelect(Vector256.Equals(wMinusOne, Vector256<float>.Zero), u, Vector256.Log(w) * (u / wMinusOne));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> IntPow(Vector256<float> basis, int exponent)
     {
         var result = Vector256<float>.One;
         for (; exponent > 0; exponent >>= 1)
@@ -308,7 +341,7 @@ public static unsafe class MultiLabelCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> AddWidened(Vector256<double> sum, Vector256<float> v)
+    internal static Vector256<double> AddWidened(Vector256<double> sum, Vector256<float> v)
     {
         var (lower, upper) = Vector256.Widen(v);
         return sum + lower + upper;

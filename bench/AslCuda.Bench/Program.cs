@@ -1,0 +1,9 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+
+// A short in-process job keeps a full run within minutes on a 2-core machine and reuses this build (its
+// patched native TorchSharp library included); pass BenchmarkDotNet's own flags to change it.
+var config = DefaultConfig.Instance.AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithId("short-inprocess"));
+BenchmarkSwitcher.FromAssembly(typeof(AslCuda.Bench.MultiLabelBenchmarks).Assembly).Run(args, config);

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# AslCuda build entry point.
+#   ./build.sh test    restore, build, run every test (installs NVRTC from Debian non-free when root)
+#   ./build.sh demo    forward+backward of AsymmetricLoss on every backend, with timings
+#   ./build.sh bench   BenchmarkDotNet suites (pass a filter after it, default '*')
+#   ./build.sh train   the multi-label training example (BCE, focal, ASL, adaptive ASL)
+#   ./build.sh gpu     publish the self-contained GPU check into bench/gpu/publish (see bench/gpu/README.md)
+set -euo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+results_dir=${ASLCUDA_TEST_RESULTS:-artifacts/test-results}
+
+have_nvrtc() {
+  [ -n "${ASLCUDA_NVRTC_PATH:-}" ] && [ -f "$ASLCUDA_NVRTC_PATH" ] && return 0
+  /sbin/ldconfig -p 2>/dev/null | grep -q 'libnvrtc\.so'
+}
+
+# NVRTC compiles the CUDA kernels, GPU or not: the NVRTC tests need it. Debian ships it in non-free.
+ensure_nvrtc() {
+  have_nvrtc && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "build.sh: installing NVRTC (Debian non-free package libnvrtc11.2)"
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+      grep -q 'non-free' /etc/apt/sources.list.d/debian.sources ||
+        sed -i 's/^Components: main\( contrib\)\?$/& non-free/' /etc/apt/sources.list.d/debian.sources
+    elif [ -f /etc/apt/sources.list ]; then
+      grep -q 'non-free' /etc/apt/sources.list || sed -i '/^deb .*debian/ s/ main$/ main non-free/' /etc/apt/sources.list
+    fi
+    apt-get update -qq && apt-get install -y -qq libnvrtc11.2 >/dev/null ||
+      echo "build.sh: could not install libnvrtc11.2; NVRTC tests will be ignored" >&2
+  else
+    echo "build.sh: NVRTC not found. Install it (Debian: enable non-free, apt-get install libnvrtc11.2;" \
+         "elsewhere the CUDA toolkit's libnvrtc) or set ASLCUDA_NVRTC_PATH. NVRTC tests will be ignored." >&2
+  fi
+}
+
+# TorchSharp-cpu's native library is patched at build time where libstdc++ lacks GLIBCXX_3.4.32; that needs patchelf.
+ensure_patch_tools() {
+  local libstdcxx=/usr/lib/x86_64-linux-gnu/libstdc++.so.6
+  [ "$(uname -s)" = Linux ] && [ -f "$libstdcxx" ] || return 0
+  grep -q GLIBCXX_3.4.32 "$libstdcxx" && return 0
+  command -v patchelf >/dev/null && command -v g++ >/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq patchelf g++ >/dev/null
+  else
+    echo "build.sh: this system's libstdc++ is older than TorchSharp needs; install patchelf and g++ so the build can patch it" >&2
+  fi
+}
+
+case "${1:-test}" in
+  test)
+    ensure_nvrtc
+    ensure_patch_tools
+    dotnet build AslCuda.sln -c Release
+    rm -rf "$results_dir"
+    dotnet test AslCuda.sln -c Release --no-build --results-directory "$results_dir" --logger "trx;LogFileName=tests.trx"
+    ;;
+  demo)
+    ensure_patch_tools
+    dotnet run -c Release --project examples/AslCuda.Demo -- "${@:2}"
+    ;;
+  bench)
+    ensure_patch_tools
+    dotnet run -c Release --project bench/AslCuda.Bench -- --filter "${2:-*}" "${@:3}"
+    ;;
+  train)
+    ensure_patch_tools
+    dotnet run -c Release --project examples/AslCuda.Train -- "${@:2}"
+    ;;
+  gpu)
+    bash bench/gpu/publish.sh
+    ;;
+  *)
+    echo "usage: ./build.sh [test|demo|bench [filter]|train [args]|gpu]" >&2
+    exit 2
+    ;;
+esac

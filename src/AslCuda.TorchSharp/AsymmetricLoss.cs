@@ -1,0 +1,51 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace AslCuda.TorchSharp;
+
+/// <summary>
+/// Multi-label asymmetric loss (ASL, arXiv 2009.14119; ASL.md section 1), a drop-in for the paper code's
+/// <c>AsymmetricLoss</c>: <c>forward(logits, targets)</c> with logits [N, C] of any float dtype and targets of
+/// the same shape (float soft/binary labels, or uint8/bool). Returns the loss in the logits' dtype.
+/// </summary>
+public sealed class AsymmetricLoss : Module<Tensor, Tensor, Tensor>
+{
+    public AsymmetricLoss(double gammaNeg = 4, double gammaPos = 1, double clip = 0.05, double eps = 1e-8,
+        bool disableTorchGradFocalLoss = true, Reduction reduction = Reduction.Sum, AslBackend backend = AslBackend.Auto)
+        : base(nameof(AsymmetricLoss))
+    {
+        Options = MultiLabelLoss.Options(gammaNeg, gammaPos, clip, eps, disableTorchGradFocalLoss, reduction);
+        Backend = Enum.IsDefined(backend) ? backend : throw new ArgumentOutOfRangeException(nameof(backend), backend, "unknown backend.");
+    }
+
+    /// <summary>All parameters; replace it (or set <see cref="GammaNeg"/>) to change them between steps.</summary>
+    public AslOptions Options
+    {
+        get;
+        set => field = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>gamma_neg, the knob adaptive asymmetry turns.</summary>
+    public double GammaNeg
+    {
+        get => Options.GammaNeg;
+        set => Options = Options with { GammaNeg = value };
+    }
+
+    public AslBackend Backend { get; }
+
+    /// <summary>When true, each forward also records the batch's probability statistics (ASL.md section 3).</summary>
+    public bool TrackStatistics { get; set; }
+
+    /// <summary>Statistics of the last forward, when <see cref="TrackStatistics"/> was on.</summary>
+    public AslStatistics? LastStatistics { get; private set; }
+
+    public override Tensor forward(Tensor input, Tensor target)
+    {
+        var statistics = TrackStatistics ? new Autograd.StatisticsBox() : null;
+        var loss = MultiLabelLoss.Compute(input, target, Options, Backend, statistics);
+        LastStatistics = statistics?.Value;
+        return loss;
+    }
+}

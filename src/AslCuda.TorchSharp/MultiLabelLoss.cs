@@ -1,0 +1,58 @@
+using AslCuda.TorchSharp.Autograd;
+using AslCuda.TorchSharp.Composed;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AslCuda.TorchSharp;
+
+/// <summary>Checks a multi-label call once and runs it on the chosen backend.</summary>
+internal static class MultiLabelLoss
+{
+    /// <summary>Options from the paper code's parameter names (shared by the module and the functional form).</summary>
+    public static AslOptions Options(double gammaNeg, double gammaPos, double clip, double eps,
+        bool disableTorchGradFocalLoss, nn.Reduction reduction) => new()
+    {
+        GammaNeg = gammaNeg, GammaPos = gammaPos, Clip = clip, Eps = eps,
+        DetachFocalWeight = disableTorchGradFocalLoss, Reduction = TensorBridge.ToAslReduction(reduction),
+    };
+
+    public static Tensor Compute(Tensor input, Tensor target, AslOptions options, AslBackend backend, StatisticsBox? statistics)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(target);
+        TensorBridge.CheckFloatingInput(input);
+        if (!TensorBridge.IsFloatingPoint(target.dtype) && target.dtype is not (ScalarType.Byte or ScalarType.Bool))
+            throw new ArgumentException(
+                $"target must be a floating point tensor (soft or binary labels) or uint8/bool (binary labels), got {target.dtype}.", nameof(target));
+        TensorBridge.CheckSameDevice(input, target);
+        TensorBridge.CheckSameShape(input, target);
+
+        switch (backend)
+        {
+            case AslBackend.Composed:
+                if (statistics is not null) statistics.Value = MultiLabelComposed.Statistics(input, target);
+                return MultiLabelComposed.Loss(input, target, options);
+            case AslBackend.Auto or AslBackend.Fused:
+                return Fused(input, target, options, statistics);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(backend), backend, "unknown backend.");
+        }
+    }
+
+    private static Tensor Fused(Tensor input, Tensor target, AslOptions options, StatisticsBox? statistics)
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = input.contiguous();
+        // The fused pass reads float32 (soft) or one byte per element (binary) targets.
+        var y = target.dtype is ScalarType.Float32 or ScalarType.Byte or ScalarType.Bool
+            ? target.contiguous()
+            : target.to_type(ScalarType.Float32).contiguous();
+        Tensor loss;
+        if (TensorBridge.NeedsGradient(input))
+            loss = MultiLabelFunction.apply(x, y, options, statistics!);
+        else
+            using (torch.no_grad())
+                loss = MultiLabelDispatch.Run(x, y, options, gradient: null, statistics);
+        return loss.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,71 @@
+using AslCuda.TorchSharp.Autograd;
+using AslCuda.TorchSharp.Composed;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AslCuda.TorchSharp;
+
+/// <summary>Checks a single-label call once and runs it on the chosen backend.</summary>
+internal static class SingleLabelLoss
+{
+    /// <summary>Options from the paper code's parameter names (shared by the module and the functional form).</summary>
+    public static SingleLabelOptions Options(double gammaPos, double gammaNeg, double eps, nn.Reduction reduction) => new()
+    {
+        GammaPos = gammaPos, GammaNeg = gammaNeg, Eps = eps, Reduction = TensorBridge.ToAslReduction(reduction),
+    };
+
+    public static Tensor Compute(Tensor input, Tensor target, SingleLabelOptions options, AslBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(target);
+        TensorBridge.CheckFloatingInput(input);
+        TensorBridge.ToAslIndexType(target.dtype);
+        if (input.dim() != 2)
+            throw new ArgumentException($"input must be [N, C] logits, got shape {TensorBridge.Format(input.shape)}.", nameof(input));
+        if (target.dim() != 1)
+            throw new ArgumentException($"target must be [N] class indices, got shape {TensorBridge.Format(target.shape)}.", nameof(target));
+        if (input.shape[0] != target.shape[0])
+            throw new ArgumentException(
+                $"input has {input.shape[0]} rows (shape {TensorBridge.Format(input.shape)}) but target has {target.shape[0]} " +
+                $"(shape {TensorBridge.Format(target.shape)}); they must match.", nameof(target));
+        TensorBridge.CheckSameDevice(input, target);
+
+        switch (backend)
+        {
+            case AslBackend.Composed:
+                CheckClassRange(target, input.shape[1]);
+                return SingleLabelComposed.Loss(input, target, options);
+            case AslBackend.Auto or AslBackend.Fused:
+                return Fused(input, target, options);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(backend), backend, "unknown backend.");
+        }
+    }
+
+    /// <summary>
+    /// The fused backends check the targets in their own pass; the composed formula would fail inside scatter with
+    /// libtorch's message (or a device assert on CUDA), so it gets the same check, with the same words, first.
+    /// </summary>
+    private static void CheckClassRange(Tensor target, long classes)
+    {
+        using var scope = torch.NewDisposeScope();
+        var outside = (target < 0).logical_or(target >= classes).nonzero();
+        if (outside.shape[0] == 0) return;
+        long row = outside[0, 0].item<long>();
+        throw new ArgumentException($"target[{row}] = {target[row].item<long>()} is not a class index in [0, {classes}).", nameof(target));
+    }
+
+    private static Tensor Fused(Tensor input, Tensor target, SingleLabelOptions options)
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = input.contiguous();
+        var t = target.contiguous();
+        Tensor loss;
+        if (TensorBridge.NeedsGradient(input))
+            loss = SingleLabelFunction.apply(x, t, options);
+        else
+            using (torch.no_grad())
+                loss = SingleLabelDispatch.Run(x, t, options, gradient: null);
+        return loss.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,245 @@
+using AslCuda.Cpu;
+using AslCuda.Reference;
+using AslCuda.Tests.Support;
+
+namespace AslCuda.Tests.Cpu;
+
+/// <summary>The fused SIMD CPU pass against the float64 oracle.</summary>
+public class MultiLabelCpuTests
+{
+    private static readonly (int N, int C)[] Sizes = [(1, 1), (3, 7), (1, 13), (128, 80), (64, 9605), (5, 1001), (300, 257)];
+
+    [Test]
+    public void Float32MatchesOracleForEveryOptionReductionAndSize(
+        [Values(AslReduction.Sum, AslReduction.Mean, AslReduction.None)] AslReduction reduction,
+        [Values(false, true)] bool softTargets)
+    {
+        var random = TestData.NewRandom();
+        foreach (var options in TestData.OptionGrid(reduction))
+        foreach (var (n, c) in Sizes)
+        {
+            if (n * c > 10000 && options.GammaNeg != 4) continue;   // the large size once per gradient mode and clip
+            var x = TestData.Logits(random, n * c);
+            var y = softTargets ? TestData.SoftTargets(random, n * c) : TestData.BinaryTargets(random, n * c);
+            var xs = TestData.ToSingle(x);
+            var ys = TestData.ToSingle(y);
+            CheckAgainstOracle(TestData.ToDouble(xs), TestData.ToDouble(ys), xs, ys, options, 1e-5, $"{n}x{c} {options}");
+        }
+    }
+
+    [Test]
+    public void ByteTargetsMatchOracle([Values(AslReduction.Sum, AslReduction.None)] AslReduction reduction)
+    {
+        var random = TestData.NewRandom();
+        foreach (var options in TestData.OptionGrid(reduction))
+        {
+            var x = TestData.Logits(random, 128 * 80 + 3);
+            var y = TestData.BinaryTargets(random, x.Length);
+            var xs = TestData.ToSingle(x);
+            CheckAgainstOracle(TestData.ToDouble(xs), y, xs, Array.ConvertAll(y, v => (byte)v), options, 1e-5, options.ToString());
+        }
+    }
+
+    [Test]
+    public void Float64LogitsMatchOracle()
+    {
+        var random = TestData.NewRandom();
+        foreach (var options in TestData.OptionGrid(AslReduction.Mean))
+        {
+            var x = TestData.Logits(random, 3 * 333);
+            var y = TestData.SoftTargets(random, x.Length);
+            var ys = TestData.ToSingle(y);
+            CheckAgainstOracle(x, TestData.ToDouble(ys), x, ys, options, 1e-5, options.ToString());
+        }
+    }
+
+    [Test]
+    public void HalfAndBFloat16LogitsMatchOracleOnRoundedInputs([Values(AslReduction.Sum, AslReduction.None)] AslReduction reduction)
+    {
+        var random = TestData.NewRandom();
+        foreach (var options in TestData.OptionGrid(reduction))
+        {
+            var x = TestData.Logits(random, 77 * 13);
+            var y = TestData.BinaryTargets(random, x.Length);
+            var half = Array.ConvertAll(x, v => (Half)v);
+            CheckAgainstOracle(Array.ConvertAll(half, v => (double)v), y, half, TestData.ToSingle(y), options, 1e-2, "half " + options);
+            var bf16 = Array.ConvertAll(x, v => (BFloat16)(float)v);
+            CheckAgainstOracle(Array.ConvertAll(bf16, v => (double)(float)v), y, bf16, TestData.ToSingle(y), options, 1e-2, "bf16 " + options);
+        }
+    }
+
+    [Test]
+    public void HalfAndBFloat16ConversionsAreExact()
+    {
+        // Every half value widens exactly (subnormals, inf, NaN included); bf16 rounds to nearest even.
+        var all = new Half[65536];
+        for (int i = 0; i < all.Length; i++) all[i] = BitConverter.UInt16BitsToHalf((ushort)i);
+        var loss = new Half[all.Length];
+        var y = new float[all.Length];
+        var o = new AslOptions { GammaNeg = 0, GammaPos = 0, Clip = 0, Reduction = AslReduction.None };
+        MultiLabelCpu.Compute<Half, float>(all, y, o, default, loss);
+        for (int i = 0; i < all.Length; i++)
+        {
+            double expected = MultiLabelReference.ElementLoss((double)all[i], 0, o);
+            if (double.IsNaN(expected)) Assert.That(Half.IsNaN(loss[i]), $"half bits {i:X4}");
+            else Assert.That((double)loss[i], Is.EqualTo((double)(Half)expected).Within(Math.Abs(expected) * 2e-3 + 1e-7), $"half bits {i:X4}");
+        }
+        Assert.That(((BFloat16)1.00390625f).RawValue, Is.EqualTo(0x3F80), "tie rounds to even");
+        Assert.That(((BFloat16)1.01171875f).RawValue, Is.EqualTo(0x3F82), "tie rounds to even (up)");
+        Assert.That(float.IsNaN((float)(BFloat16)float.NaN));
+    }
+
+    [Test]
+    public void LargeInputIsSplitAcrossThreadsAndStaysDeterministic()
+    {
+        var random = TestData.NewRandom();
+        int count = 3 * MultiLabelCpu.ParallelThreshold + 5;
+        var x = TestData.ToSingle(TestData.Logits(random, count));
+        var y = TestData.ToSingle(TestData.BinaryTargets(random, count));
+        var o = new AslOptions { Reduction = AslReduction.Sum };
+        var g1 = Poisoned(count);
+        var g2 = Poisoned(count);
+        double l1 = MultiLabelCpu.Compute<float, float>(x, y, o, g1);
+        double l2 = MultiLabelCpu.Compute<float, float>(x, y, o, g2);
+        Assert.That(BitConverter.DoubleToInt64Bits(l1), Is.EqualTo(BitConverter.DoubleToInt64Bits(l2)));
+        Assert.That(g1.AsSpan().SequenceEqual(g2), "gradients differ between two runs");
+        var reference = MultiLabelReference.Loss(Array.ConvertAll(x, v => (double)v), Array.ConvertAll(y, v => (double)v), o)[0];
+        Assert.That(TestData.RelativeError(l1, reference), Is.LessThanOrEqualTo(1e-6));
+    }
+
+    [Test]
+    public void ForwardOnlyGivesTheSameLossAndLeavesNoGradient()
+    {
+        var random = TestData.NewRandom();
+        var x = TestData.ToSingle(TestData.Logits(random, 999));
+        var y = TestData.ToSingle(TestData.SoftTargets(random, 999));
+        foreach (var o in TestData.OptionGrid(AslReduction.Sum))
+        {
+            double withGradient = MultiLabelCpu.Compute<float, float>(x, y, o, new float[999]);
+            double lossOnly = MultiLabelCpu.Compute<float, float>(x, y, o);
+            Assert.That(lossOnly, Is.EqualTo(withGradient), o.ToString());
+        }
+    }
+
+    [Test]
+    public void StatisticsMatchOracle()
+    {
+        var random = TestData.NewRandom();
+        var x = TestData.Logits(random, 70001);
+        var y = TestData.SoftTargets(random, x.Length);
+        MultiLabelCpu.Compute<float, float>(TestData.ToSingle(x), TestData.ToSingle(y), new AslOptions(), default, default, out var stats, computeStatistics: true);
+        var reference = MultiLabelReference.Statistics(x, y);
+        Assert.That(TestData.RelativeError(
+            [stats.SumPPositive, stats.CountPositive, stats.SumPNegative, stats.CountNegative],
+            [reference.SumPPositive, reference.CountPositive, reference.SumPNegative, reference.CountNegative]), Is.LessThanOrEqualTo(1e-6));
+        Assert.That(stats.Gap, Is.EqualTo(reference.Gap).Within(1e-5));
+    }
+
+    [Test]
+    public void NaNLogitsGiveNaNLossAndGradientForThatElementOnly()
+    {
+        float[] x = [0.5f, float.NaN, -1f, 2f, 3f, -4f, 5f, 6f, 7f];
+        var y = new float[x.Length];
+        var loss = Poisoned(x.Length);
+        var gradient = Poisoned(x.Length);
+        MultiLabelCpu.Compute<float, float>(x, y, new AslOptions { Reduction = AslReduction.None }, gradient, loss);
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.That(float.IsNaN(loss[i]), Is.EqualTo(i == 1), $"loss[{i}]");
+            Assert.That(float.IsNaN(gradient[i]), Is.EqualTo(i == 1), $"gradient[{i}]");
+        }
+        Assert.That(double.IsNaN(MultiLabelCpu.Compute<float, float>(x, y, new AslOptions())), "the sum carries the NaN");
+    }
+
+    [Test]
+    public void TargetsOutsideUnitIntervalAreRejected()
+    {
+        float[] x = new float[20];
+        foreach (float bad in new[] { -0.1f, 1.5f, float.NaN })
+        {
+            var y = new float[20];
+            y[17] = bad;
+            var e = Assert.Throws<ArgumentException>(() => MultiLabelCpu.Compute<float, float>(x, y, new AslOptions()));
+            Assert.That(e!.Message, Does.Contain("[0, 1]"));
+        }
+        var bytes = new byte[20];
+        bytes[3] = 2;
+        Assert.Throws<ArgumentException>(() => MultiLabelCpu.Compute<float, byte>(x, bytes, new AslOptions()));
+    }
+
+    [Test]
+    public void MismatchedBuffersAreRejected()
+    {
+        Assert.That(() => MultiLabelCpu.Compute<float, float>(new float[4], new float[5], new AslOptions()),
+            Throws.ArgumentException.With.Message.Contains("4").And.Message.Contains("5"));
+        Assert.That(() => MultiLabelCpu.Compute<float, float>(new float[4], new float[4], new AslOptions(), new float[3]),
+            Throws.ArgumentException.With.Message.Contains("gradient"));
+        Assert.That(() => MultiLabelCpu.Compute<float, float>(new float[4], new float[4], new AslOptions { Reduction = AslReduction.None }),
+            Throws.ArgumentException.With.Message.Contains("reduction none"));
+        Assert.That(() => MultiLabelCpu.Compute<int, float>(new int[4], new float[4], new AslOptions()), Throws.InstanceOf<NotSupportedException>());
+    }
+
+    [Test]
+    public void EmptyInputGivesZeroSumAndNaNMean()
+    {
+        Assert.That(MultiLabelCpu.Compute<float, float>([], [], new AslOptions()), Is.EqualTo(0));
+        Assert.That(MultiLabelCpu.Compute<float, float>([], [], new AslOptions { Reduction = AslReduction.Mean }), Is.NaN);
+    }
+
+    [Test]
+    public void InvalidOptionsAreRejectedWithTheirName()
+    {
+        Assert.That(() => new AslOptions { GammaNeg = -1 }, Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("GammaNeg"));
+        Assert.That(() => new AslOptions { GammaPos = double.NaN }, Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("GammaPos"));
+        Assert.That(() => new AslOptions { Clip = 1 }, Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("clip"));
+        Assert.That(() => new AslOptions { Clip = -0.1 }, Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(() => new AslOptions { Eps = 0 }, Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("eps"));
+        Assert.That(() => new AslOptions { Reduction = (AslReduction)7 }, Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(() => new AslOptions() with { GammaNeg = -2 }, Throws.InstanceOf<ArgumentOutOfRangeException>(), "with-copies are checked too");
+    }
+
+    private static T[] Poisoned<T>(int count, T poison) { var a = new T[count]; Array.Fill(a, poison); return a; }
+
+    private static float[] Poisoned(int count) => Poisoned(count, float.NaN);
+
+    /// <summary>Runs the fused pass on poisoned outputs and compares loss and gradient with the oracle.</summary>
+    private static void CheckAgainstOracle<TLogit, TTarget>(double[] x, double[] y, TLogit[] xs, TTarget[] ys, AslOptions o, double tolerance, string what)
+        where TLogit : unmanaged where TTarget : unmanaged
+    {
+        var poison = PoisonValue<TLogit>();
+        var gradient = Poisoned(xs.Length, poison);
+        var elementLoss = o.Reduction == AslReduction.None ? Poisoned(xs.Length, poison) : [];
+        double loss = MultiLabelCpu.Compute<TLogit, TTarget>(xs, ys, o, gradient, elementLoss);
+
+        var refLoss = MultiLabelReference.Loss(x, y, o);
+        var refGradient = MultiLabelReference.Gradient(x, y, o);
+        var actualLoss = o.Reduction == AslReduction.None ? ToDoubles(elementLoss) : [loss];
+        CheckClose(actualLoss, refLoss, tolerance, "loss " + what);
+        CheckClose(ToDoubles(gradient), refGradient, tolerance, "gradient " + what);
+    }
+
+    /// <summary>Relative error within tolerance; a reference that is all zeros (e.g. 1x1 clipped away) must be met exactly.</summary>
+    private static void CheckClose(double[] actual, double[] expected, double tolerance, string what)
+    {
+        const double Float32Underflow = 1e-35;
+        if (expected.Any(v => Math.Abs(v) >= Float32Underflow))
+            Assert.That(TestData.RelativeError(actual, expected, Float32Underflow), Is.LessThanOrEqualTo(tolerance), what);
+        else
+            Assert.That(actual.All(v => Math.Abs(v) < Float32Underflow), what);
+    }
+
+    private static T PoisonValue<T>() where T : unmanaged =>
+        typeof(T) == typeof(float) ? (T)(object)float.NaN
+        : typeof(T) == typeof(double) ? (T)(object)double.NaN
+        : typeof(T) == typeof(Half) ? (T)(object)Half.NaN
+        : (T)(object)(BFloat16)float.NaN;
+
+    private static double[] ToDoubles<T>(T[] values) where T : unmanaged => Array.ConvertAll(values, v => v switch
+    {
+        float f => f,
+        double d => d,
+        Half h => (double)h,
+        BFloat16 b => (float)b,
+        _ => throw new NotSupportedException(),
+    });
+}
