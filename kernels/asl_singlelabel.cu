@@ -118,12 +118,12 @@ struct Terms
     float loss, ab, p;                                 // -s w q, a + b, P
 };
 
-// One class of one row from its log-probability q.
-__device__ __forceinline__ Terms class_terms(float q, bool is_target, const Parameters& k)
+// One class of one row from its log-probability q; omp_target = 1 - P_t of the row (only the target uses 1 - P).
+__device__ __forceinline__ Terms class_terms(float q, bool is_target, float omp_target, const Parameters& k)
 {
     Terms r;
     r.p = expf(q);
-    const float omp = -expm1f(q);                      // 1 - P without cancellation
+    const float omp = is_target ? omp_target : 1.0f - r.p;
     const float s = is_target ? k.on_target : k.off_target;
     float w, w_prime;
     focusing(is_target, r.p, q, omp, k.gamma_pos, k.gamma_neg, w, w_prime);
@@ -161,17 +161,31 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
             if (c < classes) row_max = fmaxf(row_max, v[i]);
         }
         row_max = group_reduce<MaxOp>(row_max, scratch);
-        float exp_sum = 0.0f;
-#pragma unroll
-        for (int i = 0; i < ASL_VALUES_PER_THREAD; i++)
-            if (lane + i * ASL_GROUP_SIZE < classes) exp_sum += expf(v[i] - row_max);
-        const float log_sum_exp = row_max + logf(group_reduce<SumOp>(exp_sum, scratch));
-
+        // Z = sum e^(x - max), kept as Z - 1 = (sum below the max) + (maxima - 1) so that log Z = log1p(Z - 1)
+        // and Z' = Z without the target keep their digits when one class dominates: 1 - P_t = Z'/Z is then
+        // accurate where 1 - e^q would be rounding noise.
         const TargetIndex t = target[row];
         const bool valid = t >= 0 && t < classes;
+        float below_max = 0.0f, maxima = 0.0f, exp_sum_other = 0.0f;
+#pragma unroll
+        for (int i = 0; i < ASL_VALUES_PER_THREAD; i++)
+        {
+            const int c = lane + i * ASL_GROUP_SIZE;
+            if (c >= classes) continue;
+            const float e = expf(v[i] - row_max);
+            if (v[i] == row_max) maxima += 1.0f;
+            else below_max += e;
+            if (c != t) exp_sum_other += e;
+        }
+        below_max = group_reduce<SumOp>(below_max, scratch);
+        maxima = group_reduce<SumOp>(maxima, scratch);
+        exp_sum_other = group_reduce<SumOp>(exp_sum_other, scratch);
+        const float z_minus_one = below_max + (maxima - 1.0f);
+        const float log_sum_exp = row_max + log1pf(z_minus_one);
+        const float omp_target = exp_sum_other / (1.0f + z_minus_one);
         float loss_part = 0.0f;
 #if ASL_GRADIENT
-        float ab_sum_part = 0.0f;
+        float ab_other_part = 0.0f, ab_target_part = 0.0f;
 #if !ASL_RECOMPUTE
         float p_kept[ASL_VALUES_PER_THREAD];
 #endif
@@ -182,10 +196,11 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
             const int c = lane + i * ASL_GROUP_SIZE;
             if (c >= classes) continue;
             v[i] -= log_sum_exp;                       // log_softmax q
-            const Terms e = class_terms(v[i], c == t, k);
+            const Terms e = class_terms(v[i], c == t, omp_target, k);
             loss_part += e.loss;
 #if ASL_GRADIENT
-            ab_sum_part += e.ab;
+            if (c == t) ab_target_part += e.ab;
+            else ab_other_part += e.ab;
 #if !ASL_RECOMPUTE
             v[i] = e.ab;
             p_kept[i] = e.p;
@@ -195,7 +210,11 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
         float loss = group_reduce<SumOp>(loss_part, scratch);
         if (!valid) loss = nan;
 #if ASL_GRADIENT
-        const float ab_sum = group_reduce<SumOp>(ab_sum_part, scratch);
+        // S = sum_c (a_c + b_c) = S' + (a_t + b_t); the target's own gradient is written as
+        // -(a_t + b_t)(1 - P_t) + P_t S', which keeps its digits when P_t is close to 1.
+        const float ab_other = group_reduce<SumOp>(ab_other_part, scratch);
+        const float ab_target = group_reduce<SumOp>(ab_target_part, scratch);
+        const float ab_sum = ab_other + ab_target;
         Logit* gr = gradient + row * classes;
 #pragma unroll
         for (int i = 0; i < ASL_VALUES_PER_THREAD; i++)
@@ -203,12 +222,13 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
             const int c = lane + i * ASL_GROUP_SIZE;
             if (c >= classes) continue;
 #if ASL_RECOMPUTE
-            const Terms e = class_terms(v[i], c == t, k);
+            const Terms e = class_terms(v[i], c == t, omp_target, k);
             const float ab = e.ab, p = e.p;
 #else
             const float ab = v[i], p = p_kept[i];
 #endif
-            gr[c] = LogitCodec::store(valid ? (p * ab_sum - ab) * gradient_scale : nan);
+            const float d = c == t ? p * ab_other - ab * omp_target : p * ab_sum - ab;
+            gr[c] = LogitCodec::store(valid ? d * gradient_scale : nan);
         }
 #else
         (void)gradient;
