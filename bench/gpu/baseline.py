@@ -16,7 +16,7 @@ import sys
 import torch
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-VALUE_SHAPES = [(128, 80), (1024, 9605)]
+VALUE_SHAPES = [("multilabel", 128, 80), ("multilabel", 1024, 9605), ("singlelabel", 256, 1000), ("singlelabel", 256, 21843)]
 REPEATS, BATCH = 21, 20
 
 
@@ -37,6 +37,28 @@ def asl_paper(x, y, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, eps=1e-8):
     return -loss.sum()
 
 
+def asl_single_paper(inputs, target, gamma_pos=0.0, gamma_neg=4.0, eps=0.1):
+    """ASLSingleLabel.forward of the paper's code (reduction mean)."""
+    num_classes = inputs.size()[-1]
+    log_preds = torch.log_softmax(inputs, dim=-1)
+    targets_classes = torch.zeros_like(inputs).scatter_(1, target.long().unsqueeze(1), 1)
+    targets = targets_classes
+    anti_targets = 1 - targets
+    xs_pos = torch.exp(log_preds)
+    xs_neg = 1 - xs_pos
+    xs_pos = xs_pos * targets
+    xs_neg = xs_neg * anti_targets
+    asymmetric_w = torch.pow(1 - xs_pos - xs_neg, gamma_pos * targets + gamma_neg * anti_targets)
+    log_preds = log_preds * asymmetric_w
+    if eps > 0:
+        targets_classes = targets_classes.mul(1 - eps).add(eps / num_classes)
+    loss = -targets_classes.mul(log_preds)
+    return loss.sum(-1).mean()
+
+
+FORMULAS = {"multilabel": asl_paper, "singlelabel": asl_single_paper}
+
+
 def write_raw(path, tensor):
     t = tensor.detach().contiguous().cpu()
     with open(path, "wb") as f:
@@ -52,13 +74,17 @@ def prepare(directory):
     generator = torch.Generator().manual_seed(2009_14119)
     manifest = []
     for dtype_name, dtype in DTYPES.items():
-        for n, c in VALUE_SHAPES:
-            name = f"ml_{n}x{c}_{dtype_name}"
+        for kind, n, c in VALUE_SHAPES:
+            name = f"{kind}_{n}x{c}_{dtype_name}"
             x = (torch.rand(n, c, generator=generator) * 24 - 12).to(dtype)
-            y = (torch.rand(n, c, generator=generator) < 0.3).to(torch.uint8)
+            if kind == "multilabel":
+                y = (torch.rand(n, c, generator=generator) < 0.3).to(torch.uint8)
+            else:
+                y = torch.randint(0, c, (n,), generator=generator, dtype=torch.int64)
             write_raw(os.path.join(directory, name + ".x.bin"), x)
             write_raw(os.path.join(directory, name + ".y.bin"), y)
-            manifest.append({"name": name, "n": n, "c": c, "logit": dtype_name, "x": name + ".x.bin", "y": name + ".y.bin"})
+            manifest.append({"name": name, "kind": kind, "n": n, "c": c, "logit": dtype_name,
+                             "x": name + ".x.bin", "y": name + ".y.bin"})
     with open(os.path.join(directory, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
@@ -68,9 +94,9 @@ def relative_error(actual, reference):
     return ((actual - reference).norm() / reference.norm()).item()
 
 
-def loss_and_grad(x, y):
+def loss_and_grad(formula, x, y):
     x = x.detach().clone().requires_grad_(True)
-    loss = asl_paper(x, y)
+    loss = formula(x, y)
     loss.backward()
     return loss.detach(), x.grad
 
@@ -84,11 +110,16 @@ def compare_values(directory):
     for case in manifest:
         dtype = DTYPES[case["logit"]]
         shape = (case["n"], case["c"])
+        formula = FORMULAS[case["kind"]]
         x = read_raw(os.path.join(directory, case["x"]), dtype).reshape(shape).cuda()
-        y = read_raw(os.path.join(directory, case["y"]), torch.uint8).reshape(shape).cuda()
         grad = read_raw(os.path.join(directory, case["name"] + ".grad.bin"), dtype).reshape(shape).cuda()
-        loss64, grad64 = loss_and_grad(x.double(), y.double())
-        loss_eager, grad_eager = loss_and_grad(x, y.to(dtype))
+        if case["kind"] == "multilabel":
+            y = read_raw(os.path.join(directory, case["y"]), torch.uint8).reshape(shape).cuda()
+            y64, y_eager = y.double(), y.to(dtype)
+        else:
+            y64 = y_eager = read_raw(os.path.join(directory, case["y"]), torch.int64).cuda()
+        loss64, grad64 = loss_and_grad(formula, x.double(), y64)
+        loss_eager, grad_eager = loss_and_grad(formula, x, y_eager)
         ours_loss = ours[case["name"]]
         rows.append((case["name"], ours_loss, loss64.item(), abs(ours_loss - loss64.item()) / abs(loss64.item()),
                      relative_error(grad, grad64), relative_error(grad_eager, grad64)))
@@ -115,12 +146,16 @@ def time_step(fn, sets):
     return statistics.median(times)
 
 
-def input_sets(n, c, dtype):
+def input_sets(kind, n, c, dtype):
     l2 = torch.cuda.get_device_properties(0).L2_cache_size
-    set_bytes = n * c * (2 * torch.finfo(dtype).bits // 8 + torch.finfo(dtype).bits // 8)
+    set_bytes = n * c * 3 * (torch.finfo(dtype).bits // 8)
     count = max(1, min(16, -(-3 * l2 // set_bytes)))
-    return [((torch.rand(n, c, device="cuda") * 24 - 12).to(dtype).requires_grad_(True),
-             (torch.rand(n, c, device="cuda") < 0.3).to(dtype)) for _ in range(count)]
+    sets = []
+    for _ in range(count):
+        x = (torch.rand(n, c, device="cuda") * 24 - 12).to(dtype).requires_grad_(True)
+        y = (torch.rand(n, c, device="cuda") < 0.3).to(dtype) if kind == "multilabel" else torch.randint(0, c, (n,), device="cuda")
+        sets.append((x, y))
+    return sets
 
 
 def report(directory, markdown_path):
@@ -132,14 +167,14 @@ def report(directory, markdown_path):
         checks = f.read().strip().splitlines()
     copy = ours["copy_gigabytes_per_second"]
     torch._dynamo.config.cache_size_limit = 64
-    compiled = torch.compile(asl_paper, dynamic=False)
+    compiled = {kind: torch.compile(formula, dynamic=False) for kind, formula in FORMULAS.items()}
 
     lines = [f"# AslCuda GPU check, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
              "```", info, f"torch {torch.__version__}, CUDA {torch.version.cuda}", "```", "",
              "## Correctness (float64 oracle)", ""]
     lines += [f"- {line}" for line in checks if line.startswith("FAIL")] + [f"- {checks[-1] if checks else 'no output'}", ""]
 
-    lines += ["## Values against the paper's PyTorch formula (defaults, sum)", "",
+    lines += ["## Values against the paper's PyTorch formulas (defaults: multi-label sum, single-label mean)", "",
               "| case | our loss | float64 loss | loss rel err | our grad rel err | eager grad rel err |",
               "|---|---|---|---|---|---|"]
     for name, ours_loss, loss64, loss_err, grad_err, eager_err in compare_values(directory):
@@ -147,17 +182,17 @@ def report(directory, markdown_path):
     lines.append("")
 
     lines += ["## Forward + backward time (median of CUDA-event batches, inputs rotated beyond L2)", "",
-              f"Device-to-device copy: {copy:.0f} GB/s. Ours reads logits and uint8 targets and writes the gradient; "
-              "the baseline gets targets in the logits' dtype, as the paper code does.", "",
-              "| size | dtype | ours (us) | eager (us) | compiled (us) | eager/ours | compiled/ours | ours GB/s | % of copy |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              f"Device-to-device copy: {copy:.0f} GB/s. Ours reads logits and targets (multi-label uint8, single-label int64) "
+              "and writes the gradient; the multi-label baseline gets targets in the logits' dtype, as the paper code does.", "",
+              "| loss | size | dtype | ours (us) | eager (us) | compiled (us) | eager/ours | compiled/ours | ours GB/s | % of copy |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in ours["results"]:
         dtype = DTYPES[r["logit"]]
-        sets = input_sets(r["n"], r["c"], dtype)
-        eager_ms = time_step(asl_paper, sets)
-        compiled_ms = time_step(compiled, sets)
+        sets = input_sets(r["kind"], r["n"], r["c"], dtype)
+        eager_ms = time_step(FORMULAS[r["kind"]], sets)
+        compiled_ms = time_step(compiled[r["kind"]], sets)
         ms = r["milliseconds"]
-        lines.append(f"| [{r['n']}x{r['c']}] | {r['logit']}/{r['target']} | {ms * 1e3:.1f} | {eager_ms * 1e3:.1f} | "
+        lines.append(f"| {r['kind']} | [{r['n']}x{r['c']}] | {r['logit']}/{r['target']} | {ms * 1e3:.1f} | {eager_ms * 1e3:.1f} | "
                      f"{compiled_ms * 1e3:.1f} | {eager_ms / ms:.1f}x | {compiled_ms / ms:.1f}x | "
                      f"{r['gigabytes_per_second']:.0f} | {100 * r['gigabytes_per_second'] / copy:.0f}% |")
         del sets

@@ -27,6 +27,13 @@ internal static class Benchmark
             results.Add(r);
             Console.WriteLine($"multilabel [{n}x{c}] {logit}/uint8: {r.Milliseconds * 1000:F1} us, {r.GigabytesPerSecond:F0} GB/s ({100 * r.GigabytesPerSecond / copy:F0}% of copy)");
         }
+        foreach (var logit in Shapes.LogitTypes)
+        foreach (var (n, c) in Shapes.SingleLabel)
+        {
+            var r = TimeSingleLabel(device, logit, n, c);
+            results.Add(r);
+            Console.WriteLine($"singlelabel [{n}x{c}] {logit}/int64: {r.Milliseconds * 1000:F1} us, {r.GigabytesPerSecond:F0} GB/s ({100 * r.GigabytesPerSecond / copy:F0}% of copy)");
+        }
         File.WriteAllText(jsonPath, JsonSerializer.Serialize(new BenchmarkReport(device.Name, copy, results), JsonContext.Default.BenchmarkReport));
         return 0;
     }
@@ -69,6 +76,35 @@ internal static class Benchmark
         foreach (var b in buffers) b.Dispose();
         double moved = count * (2.0 * logit.SizeOf() + 1);
         return new TimingResult("multilabel", n, c, logit.ToString().ToLowerInvariant(), "uint8", ms, moved, moved / (ms * 1e-3) / 1e9);
+    }
+
+    private static TimingResult TimeSingleLabel(GpuDevice device, AslDataType logit, int n, int c)
+    {
+        long count = (long)n * c;
+        long setBytes = count * 2 * logit.SizeOf() + n * sizeof(long);
+        int sets = (int)Math.Clamp((3 * device.L2CacheBytes + setBytes - 1) / setBytes, 1, 64);
+        var buffers = new List<DeviceMemory>();
+        var launches = new List<Action>();
+        var options = new SingleLabelOptions();
+        var loss = DeviceMemory.Allocate(device.Context, sizeof(float));
+        buffers.Add(loss);
+        var random = new Random(n * 37 + c);
+        for (int s = 0; s < sets; s++)
+        {
+            var x = DeviceMemory.Allocate(device.Context, count * logit.SizeOf());
+            var t = DeviceMemory.Allocate(device.Context, n * sizeof(long));
+            var g = DeviceMemory.Allocate(device.Context, count * logit.SizeOf());
+            buffers.AddRange([x, t, g]);
+            x.Upload<byte>(RandomLogits(random, logit, count));
+            t.Upload<long>(Enumerable.Range(0, n).Select(_ => (long)random.Next(c)).ToArray());
+            launches.Add(() => SingleLabelGpu.Launch(device.Ordinal, logit, (nint)x.Pointer, AslIndexType.Int64, (nint)t.Pointer, n, c, options,
+                (nint)g.Pointer, 0, (nint)loss.Pointer));
+        }
+        int next = 0;
+        double ms = MedianMilliseconds(device, () => launches[next++ % launches.Count](), LaunchesPerBatch);
+        foreach (var b in buffers) b.Dispose();
+        double moved = count * 2.0 * logit.SizeOf() + n * sizeof(long);
+        return new TimingResult("singlelabel", n, c, logit.ToString().ToLowerInvariant(), "int64", ms, moved, moved / (ms * 1e-3) / 1e9);
     }
 
     /// <summary>Median over <see cref="Repeats"/> batches of the per-call time of <paramref name="work"/>, after a warm-up batch.</summary>

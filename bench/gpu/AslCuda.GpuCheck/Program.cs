@@ -40,6 +40,13 @@ static int Check()
     }
     var large = MultiLabelGpuChecks.SizeCases().Last();
     checks.Add(() => MultiLabelGpuChecks.CheckDeterminism(large, 8));
+    foreach (var c in SingleLabelGpuChecks.VariantCases()) { int s = seed++; checks.Add(() => SingleLabelGpuChecks.Check(c, s)); }
+    foreach (var c in SingleLabelGpuChecks.SizeCases()) { int s = seed++; checks.Add(() => SingleLabelGpuChecks.Check(c, s)); }
+    foreach (int classes in new[] { 80, 21843 })
+    {
+        var c = new SingleLabelCase("determinism", AslDataType.Float32, AslIndexType.Int64, new SingleLabelOptions(), true, 2001, classes);
+        checks.Add(() => SingleLabelGpuChecks.CheckDeterminism(c, 9));
+    }
 
     int failed = 0;
     foreach (var check in checks)
@@ -73,6 +80,7 @@ namespace AslCuda.GpuCheck
     internal static class Shapes
     {
         public static readonly (int N, int C)[] MultiLabel = [(128, 80), (1024, 80), (128, 9605), (1024, 9605), (4096, 9605)];
+        public static readonly (int N, int C)[] SingleLabel = [(256, 1000), (1024, 1000), (256, 21843)];
         public static readonly AslDataType[] LogitTypes = [AslDataType.Float32, AslDataType.BFloat16];
     }
 
@@ -81,7 +89,7 @@ namespace AslCuda.GpuCheck
     internal sealed record BenchmarkReport(string Device, double CopyGigabytesPerSecond, List<TimingResult> Results);
 
     /// <summary>One input pair written by baseline.py for the value comparison.</summary>
-    internal sealed record ValueCase(string Name, int N, int C, string Logit, string X, string Y);
+    internal sealed record ValueCase(string Name, string Kind, int N, int C, string Logit, string X, string Y);
 
     /// <summary>Source-generated JSON (the published check is trimmed, so no reflection).</summary>
     [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using AslCuda.Gpu;
 
@@ -6,7 +7,8 @@ namespace AslCuda.GpuCheck;
 /// <summary>
 /// Runs the kernel on inputs that baseline.py wrote (raw little-endian files listed in manifest.json) and
 /// writes back the loss and the gradient, so the script can compare them with the paper's PyTorch formula.
-/// Options: the paper code's defaults (gamma_neg 4, gamma_pos 1, clip 0.05, eps 1e-8, detached, sum).
+/// Options: the paper code's defaults (multi-label: gamma_neg 4, gamma_pos 1, clip 0.05, eps 1e-8, detached,
+/// sum; single-label: gamma_pos 0, gamma_neg 4, label smoothing 0.1, mean).
 /// </summary>
 internal static class ValueExchange
 {
@@ -18,11 +20,14 @@ internal static class ValueExchange
         {
             byte[] x = File.ReadAllBytes(Path.Combine(directory, c.X));
             byte[] y = File.ReadAllBytes(Path.Combine(directory, c.Y));
-            float loss = c.Logit switch
+            string gradientPath = Path.Combine(directory, c.Name + ".grad.bin");
+            float loss = (c.Kind, c.Logit) switch
             {
-                "float32" => RunTyped<float>(x, y, Path.Combine(directory, c.Name + ".grad.bin")),
-                "bfloat16" => RunTyped<BFloat16>(x, y, Path.Combine(directory, c.Name + ".grad.bin")),
-                _ => throw new NotSupportedException(c.Logit),
+                ("multilabel", "float32") => MultiLabel<float>(x, y, gradientPath),
+                ("multilabel", "bfloat16") => MultiLabel<BFloat16>(x, y, gradientPath),
+                ("singlelabel", "float32") => SingleLabel<float>(x, y, c.C, gradientPath),
+                ("singlelabel", "bfloat16") => SingleLabel<BFloat16>(x, y, c.C, gradientPath),
+                _ => throw new NotSupportedException($"{c.Kind} {c.Logit}"),
             };
             results[c.Name] = loss;
             Console.WriteLine($"values {c.Name}: loss {loss:R}");
@@ -31,12 +36,21 @@ internal static class ValueExchange
         return 0;
     }
 
-    private static float RunTyped<T>(byte[] xBytes, byte[] y, string gradientPath) where T : unmanaged
+    private static float MultiLabel<T>(byte[] xBytes, byte[] y, string gradientPath) where T : unmanaged
     {
-        var x = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(xBytes);
+        var x = MemoryMarshal.Cast<byte, T>(xBytes);
         var gradient = new T[x.Length];
         float loss = MultiLabelGpu.Compute<T, byte>(x, y, new AslOptions(), gradient, []);
-        File.WriteAllBytes(gradientPath, System.Runtime.InteropServices.MemoryMarshal.AsBytes(gradient.AsSpan()).ToArray());
+        File.WriteAllBytes(gradientPath, MemoryMarshal.AsBytes(gradient.AsSpan()).ToArray());
+        return loss;
+    }
+
+    private static float SingleLabel<T>(byte[] xBytes, byte[] targetBytes, int classes, string gradientPath) where T : unmanaged
+    {
+        var x = MemoryMarshal.Cast<byte, T>(xBytes);
+        var gradient = new T[x.Length];
+        float loss = SingleLabelGpu.Compute<T, long>(x, MemoryMarshal.Cast<byte, long>(targetBytes), classes, new SingleLabelOptions(), gradient, []);
+        File.WriteAllBytes(gradientPath, MemoryMarshal.AsBytes(gradient.AsSpan()).ToArray());
         return loss;
     }
 }
