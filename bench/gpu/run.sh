@@ -6,9 +6,9 @@
 #   value comparison and one markdown table written to $OUT/gpu-<date>.md (OUT defaults to ./gpu-results).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -x "$here/AslCuda.GpuCheck" ]; then publish=$here; else publish=$here/publish; fi
+if [ -f "$here/AslCuda.GpuCheck" ]; then publish=$here; else publish=$here/publish; fi
 exe=$publish/AslCuda.GpuCheck
-[ -x "$exe" ] || { echo "missing $exe: run bench/gpu/publish.sh on a machine with .NET first"; exit 2; }
+[ -f "$exe" ] && [ -x "$exe" ] || { echo "missing $exe: run bench/gpu/publish.sh on a machine with .NET first"; exit 2; }
 out=${OUT:-$PWD/gpu-results}
 mkdir -p "$out"
 work=$(mktemp -d)
@@ -37,6 +37,10 @@ PY
     for candidate in "$found" /usr/local/cuda/lib64/libnvrtc.so; do
         if [ -n "$candidate" ] && [ -e "$candidate" ]; then export ASLCUDA_NVRTC_PATH=$candidate; break; fi
     done
+fi
+# NVRTC loads its builtins library by name from beside itself.
+if [ -n "${ASLCUDA_NVRTC_PATH:-}" ]; then
+    export LD_LIBRARY_PATH="$(dirname "$ASLCUDA_NVRTC_PATH")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
 echo "== (a) device"

@@ -10,11 +10,18 @@ string command = args.Length > 0 ? args[0] : "check";
 return command switch
 {
     "info" => Info(),
-    "check" => Check(),
-    "bench" when args.Length == 2 => Benchmark.Run(args[1]),
-    "values" when args.Length == 2 => ValueExchange.Run(args[1]),
+    "check" => RequireDevice() ?? Check(),
+    "bench" when args.Length == 2 => RequireDevice() ?? Benchmark.Run(args[1]),
+    "values" when args.Length == 2 => RequireDevice() ?? ValueExchange.Run(args[1]),
     _ => Usage(),
 };
+
+static int? RequireDevice()
+{
+    if (AslCuda.Gpu.CudaDevice.IsAvailable) return null;
+    Console.WriteLine("FAIL no CUDA device: " + AslCuda.Gpu.CudaDevice.Describe());
+    return 1;
+}
 
 static int Info()
 {
@@ -24,11 +31,6 @@ static int Info()
 
 static int Check()
 {
-    if (!AslCuda.Gpu.CudaDevice.IsAvailable)
-    {
-        Console.WriteLine("FAIL no CUDA device: " + AslCuda.Gpu.CudaDevice.Describe());
-        return 1;
-    }
     var checks = new List<Func<GpuCheckResult>>();
     int seed = 100;
     foreach (var c in MultiLabelGpuChecks.VariantCases()) { int s = seed++; checks.Add(() => MultiLabelGpuChecks.Check(c, s)); }
