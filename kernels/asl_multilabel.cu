@@ -243,22 +243,15 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
     }
 }
 
-// One block: each thread adds a fixed stride of the block partials in order, then a fixed tree.
-// loss_out receives the loss sum times loss_scale (1/count for mean) as float32; statistics_out, when
-// not null, the four statistic sums as doubles.
+// One block: loss_out receives the loss sum times loss_scale (1/count for mean) as float32;
+// statistics_out, when not null, the four statistic sums as doubles.
 extern "C" __global__ void __launch_bounds__(ASL_FINISH_BLOCK_SIZE)
 asl_multilabel_finish(const double* __restrict__ partials, int blocks, double loss_scale,
                       float* __restrict__ loss_out, double* __restrict__ statistics_out)
 {
-    double sums[ASL_SUM_COUNT];
-#pragma unroll
-    for (int i = 0; i < ASL_SUM_COUNT; i++)
-    {
-        sums[i] = 0.0;
-        for (int b = threadIdx.x; b < blocks; b += ASL_FINISH_BLOCK_SIZE) sums[i] += partials[(asl_index)i * blocks + b];
-    }
     __shared__ double scratch[ASL_SUM_COUNT * 32];
-    block_sum<ASL_SUM_COUNT, ASL_FINISH_BLOCK_SIZE>(sums, scratch);
+    double sums[ASL_SUM_COUNT];
+    sum_partials<ASL_SUM_COUNT, ASL_FINISH_BLOCK_SIZE>(partials, blocks, sums, scratch);
     if (threadIdx.x == 0)
     {
         loss_out[0] = (float)(sums[0] * loss_scale);
