@@ -43,10 +43,11 @@ internal static class SingleLabelLoss
     }
 
     /// <summary>
-    /// The fused backends check the targets in their own pass; the composed formula would fail inside scatter with
-    /// libtorch's message (or a device assert on CUDA), so it gets the same check, with the same words, first.
+    /// The fused CPU pass checks the targets itself; the composed formula would fail inside scatter with libtorch's
+    /// message (or a device assert on CUDA), and the CUDA kernel only turns a bad row NaN, so both get the same
+    /// check, with the same words, first.
     /// </summary>
-    private static void CheckClassRange(Tensor target, long classes)
+    internal static void CheckClassRange(Tensor target, long classes)
     {
         using var scope = torch.NewDisposeScope();
         var outside = (target < 0).logical_or(target >= classes).nonzero();
