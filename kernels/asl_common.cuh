@@ -175,3 +175,17 @@ __device__ __forceinline__ void block_sum(double (&values)[Count], double* scrat
         for (int i = 0; i < Count; i++) values[i] = warp_sum(lane < warps ? scratch[i * 32 + lane] : 0.0);
     }
 }
+
+// The finisher's reduction: each of BlockSize threads adds a fixed stride of the per-block partials
+// (laid out as Count rows of `blocks` doubles) in order, then a fixed tree. Thread 0 receives the totals.
+template <int Count, int BlockSize>
+__device__ __forceinline__ void sum_partials(const double* partials, int blocks, double (&sums)[Count], double* scratch)
+{
+#pragma unroll
+    for (int i = 0; i < Count; i++)
+    {
+        sums[i] = 0.0;
+        for (int b = threadIdx.x; b < blocks; b += BlockSize) sums[i] += partials[(asl_index)i * blocks + b];
+    }
+    block_sum<Count, BlockSize>(sums, scratch);
+}

@@ -43,9 +43,9 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, const Par
     Sigmoid s = accurate_sigmoid(x);
     const float p = s.p, neg_y = 1.0f - y;   // s.q = 1 - p
 #if ASL_CLIP
-    const float xn_raw = s.q + k.clip;                  // before clamp(max=1)
-    const float xn = clamp_max(xn_raw, 1.0f);
-    const float ln = logf(clamp_min(xn, k.eps));
+    const float xn = clamp_max(s.q + k.clip, 1.0f);
+    // log(min(1 - p + clip, 1)) as log1p(min(clip - p, 0)): accurate where xn is near 1.
+    const float ln = xn >= k.eps ? log1pf(clamp_max(k.clip - p, 0.0f)) : k.log_eps;
 #else
     const float ln = clamp_min(s.log_q, k.log_eps);   // log(max(s.q, eps)) = max(log s.q, log eps)
 #endif
@@ -94,7 +94,9 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, const Par
 #if ASL_GRADIENT != 0
     const float ds = p * s.q;                           // dp/dx
 #if ASL_CLIP
-    const float dxn = xn_raw <= 1.0f ? -ds : 0.0f;    // clamp(max=1) passes the gradient where v <= 1
+    // clamp(max=1) passes the gradient where 1 - p + clip <= 1, i.e. p >= clip: tested on p, whose rounding
+    // near the kink is far finer than that of 1 - p + clip.
+    const float dxn = p >= k.clip ? -ds : 0.0f;
 #else
     const float dxn = -ds;
 #endif
@@ -243,22 +245,15 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
     }
 }
 
-// One block: each thread adds a fixed stride of the block partials in order, then a fixed tree.
-// loss_out receives the loss sum times loss_scale (1/count for mean) as float32; statistics_out, when
-// not null, the four statistic sums as doubles.
+// One block: loss_out receives the loss sum times loss_scale (1/count for mean) as float32;
+// statistics_out, when not null, the four statistic sums as doubles.
 extern "C" __global__ void __launch_bounds__(ASL_FINISH_BLOCK_SIZE)
 asl_multilabel_finish(const double* __restrict__ partials, int blocks, double loss_scale,
                       float* __restrict__ loss_out, double* __restrict__ statistics_out)
 {
-    double sums[ASL_SUM_COUNT];
-#pragma unroll
-    for (int i = 0; i < ASL_SUM_COUNT; i++)
-    {
-        sums[i] = 0.0;
-        for (int b = threadIdx.x; b < blocks; b += ASL_FINISH_BLOCK_SIZE) sums[i] += partials[(asl_index)i * blocks + b];
-    }
     __shared__ double scratch[ASL_SUM_COUNT * 32];
-    block_sum<ASL_SUM_COUNT, ASL_FINISH_BLOCK_SIZE>(sums, scratch);
+    double sums[ASL_SUM_COUNT];
+    sum_partials<ASL_SUM_COUNT, ASL_FINISH_BLOCK_SIZE>(partials, blocks, sums, scratch);
     if (threadIdx.x == 0)
     {
         loss_out[0] = (float)(sums[0] * loss_scale);

@@ -62,7 +62,7 @@ internal static class NativeLibraries
             }
             catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
             {
-                attempts.Add($"{name}: {FirstLine(e.Message)}");
+                attempts.Add($"{name}: {LoaderError(e.Message)}");
             }
         }
         return new ProbeResult(0, null, attempts);
@@ -93,9 +93,7 @@ internal static class NativeLibraries
     /// <summary>Makes sure the resolver is registered before the first call into a bound library.</summary>
     public static void EnsureResolver() { }
 
-    private static string FirstLine(string message)
-    {
-        int end = message.IndexOf('\n');
-        return (end < 0 ? message : message[..end]).Trim();
-    }
+    /// <summary>The loader's own words (dlerror / Win32 text), which .NET puts on the last line after its generic advice.</summary>
+    private static string LoaderError(string message) =>
+        message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? message;
 }

@@ -57,15 +57,15 @@ internal static unsafe partial class Nvrtc
         return architectures;
     }
 
-    /// <summary>What one compile produced: the image (PTX text with a terminating zero, or a CUBIN) and the log.</summary>
-    public sealed record Output(byte[] Image, string Log);
+    /// <summary>What one compile produced: PTX (zero-terminated text), CUBIN when the options named a real
+    /// sm_XY architecture (else null), and the log, which is empty when there was no warning.</summary>
+    public sealed record Output(byte[] Ptx, byte[]? Cubin, string Log);
 
     /// <summary>
     /// Compiles <paramref name="source"/> with the given headers (include name to text) and options.
-    /// Returns CUBIN when <paramref name="cubin"/> (the options must then name a real sm_XY architecture),
-    /// else PTX. A failed compile throws an <see cref="NvrtcException"/> carrying the log.
+    /// A failed compile throws an <see cref="NvrtcException"/> carrying the log.
     /// </summary>
-    public static Output Compile(string source, string name, IReadOnlyDictionary<string, string> headers, IReadOnlyList<string> options, bool cubin)
+    public static Output Compile(string source, string name, IReadOnlyDictionary<string, string> headers, IReadOnlyList<string> options)
     {
         NativeLibraries.LoadNvrtc();
         var pinned = new List<GCHandle>();
@@ -94,20 +94,18 @@ internal static unsafe partial class Nvrtc
                 int status = nvrtcCompileProgram(program, options.Count, optionTexts);
                 string log = ProgramLog(program);
                 Check(status, nameof(nvrtcCompileProgram), log);
-                byte[] image;
-                if (cubin)
+                Check(nvrtcGetPTXSize(program, out nuint ptxSize), nameof(nvrtcGetPTXSize));
+                var ptx = new byte[(int)ptxSize];
+                fixed (byte* p = ptx) Check(nvrtcGetPTX(program, p), nameof(nvrtcGetPTX));
+                // A virtual (compute_XY) target has no CUBIN: NVRTC 11 reports size 0, later releases may
+                // answer with an error status instead; both mean "none", so this status is not an error.
+                byte[]? cubin = null;
+                if (nvrtcGetCUBINSize(program, out nuint cubinSize) == 0 && cubinSize > 0)
                 {
-                    Check(nvrtcGetCUBINSize(program, out nuint size), nameof(nvrtcGetCUBINSize));
-                    image = new byte[(int)size];
-                    fixed (byte* i = image) Check(nvrtcGetCUBIN(program, i), nameof(nvrtcGetCUBIN));
+                    cubin = new byte[(int)cubinSize];
+                    fixed (byte* c = cubin) Check(nvrtcGetCUBIN(program, c), nameof(nvrtcGetCUBIN));
                 }
-                else
-                {
-                    Check(nvrtcGetPTXSize(program, out nuint size), nameof(nvrtcGetPTXSize));
-                    image = new byte[(int)size];
-                    fixed (byte* i = image) Check(nvrtcGetPTX(program, i), nameof(nvrtcGetPTX));
-                }
-                return new Output(image, log);
+                return new Output(ptx, cubin, log);
             }
             finally
             {

@@ -28,9 +28,16 @@ public static class CudaDevice
             lines.Add($"CUDA driver {FormatVersion(GpuDevice.DriverVersion)}, {count} device(s)");
             for (int i = 0; i < count; i++)
             {
-                var d = GpuDevice.Get(i);
-                lines.Add($"  [{i}] {d.Name}: sm_{d.ComputeCapability}, {d.MultiprocessorCount} SMs, " +
-                          $"{d.TotalMemoryBytes / (1024.0 * 1024 * 1024):F1} GiB, L2 {d.L2CacheBytes / (1024 * 1024)} MiB");
+                try
+                {
+                    var d = GpuDevice.Get(i);
+                    lines.Add($"  [{i}] {d.Name}: sm_{d.ComputeCapability}, {d.MultiprocessorCount} SMs, " +
+                              $"{d.TotalMemoryBytes / (1024.0 * 1024 * 1024):F1} GiB, L2 {d.L2CacheBytes / (1024 * 1024)} MiB");
+                }
+                catch (CudaException e)
+                {
+                    lines.Add($"  [{i}] unusable: {e.Message}");
+                }
             }
         }
         try
@@ -52,7 +59,7 @@ public static class CudaDevice
             Driver.Check(Driver.cuDeviceGetCount(out int count), nameof(Driver.cuDeviceGetCount));
             return count > 0 ? (count, null) : (0, "the driver reports no device");
         }
-        catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or EntryPointNotFoundException)
+        catch (Exception e)   // whatever stops the driver from loading means "not available", never an exception
         {
             return (0, e.Message);
         }

@@ -114,9 +114,12 @@ internal sealed class KernelCache(string? directory)
         if (path is not null && TryRead(path) is { } cached) return new CompiledKernel(cached, target, "");
 
         Interlocked.Increment(ref _compilations);
-        var output = Nvrtc.Compile(program.Source, program.FileName, program.Headers, options, target.Cubin);
-        if (path is not null) TryWrite(path, output.Image);
-        return new CompiledKernel(output.Image, target, output.Log);
+        var output = Nvrtc.Compile(program.Source, program.FileName, program.Headers, options);
+        byte[] image = target.Cubin
+            ? output.Cubin ?? throw new InvalidOperationException($"NVRTC produced no CUBIN for {target.Architecture}.")
+            : output.Ptx;
+        if (path is not null) TryWrite(path, image);
+        return new CompiledKernel(image, target, output.Log);
     }
 
     private static string Key(KernelProgram program, string[] options, KernelTarget target)

@@ -118,7 +118,7 @@ public static unsafe class MultiLabelGpu
 
         var device = GpuDevice.Get(deviceOrdinal);
         var variant = MultiLabelVariant.For(logitType, targetType, options, gradient != 0, statisticsOutput != 0);
-        var kernels = Kernels.Get(device, variant);
+        var kernels = KernelPair.Get(device, MultiLabelVariant.Program, variant.Defines, "asl_multilabel", "asl_multilabel_finish", MultiLabelVariant.BlockSize);
 
         long packs = (count + variant.VectorWidth - 1) / variant.VectorWidth;
         int blocks = (int)Math.Clamp((packs + MultiLabelVariant.BlockSize - 1) / MultiLabelVariant.BlockSize, 1, kernels.MaxResidentBlocks);
@@ -198,20 +198,5 @@ public static unsafe class MultiLabelGpu
         Span<float> result = stackalloc float[1];
         loss.Download(result);
         return result[0];
-    }
-
-    /// <summary>The two functions of one variant on one device, and how many blocks fit on it at once.</summary>
-    private sealed record Kernels(nint Main, nint Finish, int MaxResidentBlocks)
-    {
-        private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int, MultiLabelVariant), Lazy<Kernels>> Loaded = new();
-
-        public static Kernels Get(GpuDevice device, MultiLabelVariant variant) =>
-            Loaded.GetOrAdd((device.Ordinal, variant), key => new Lazy<Kernels>(() =>
-            {
-                var module = device.Module(MultiLabelVariant.Program, variant.Defines);
-                nint main = module.GetFunction("asl_multilabel");
-                int perMultiprocessor = Math.Min(device.Occupancy(main, MultiLabelVariant.BlockSize), device.MaxBlocksPerMultiprocessor);
-                return new Kernels(main, module.GetFunction("asl_multilabel_finish"), perMultiprocessor * device.MultiprocessorCount);
-            })).Value;
     }
 }

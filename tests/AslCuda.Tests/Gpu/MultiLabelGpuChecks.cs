@@ -1,0 +1,252 @@
+using System.Runtime.CompilerServices;
+using AslCuda.Cuda;
+using AslCuda.Gpu;
+using AslCuda.Reference;
+
+namespace AslCuda.Tests.Gpu;
+
+/// <summary>One correctness check's outcome.</summary>
+public sealed record GpuCheckResult(string Name, bool Passed, string Detail);
+
+/// <summary>
+/// One multi-label GPU check: a kernel variant (element types and options), whether the gradient and the
+/// statistics are asked for, the element count and where in its buffers the data starts.
+/// </summary>
+public sealed record MultiLabelCase(string Name, AslDataType Logit, AslDataType Target, AslOptions Options, bool Gradient, bool Statistics,
+    long Count, int ElementOffset = 0)
+{
+    public override string ToString() => $"{Name} {Logit}/{Target} n={Count}{(ElementOffset > 0 ? $" +{ElementOffset}" : "")}";
+}
+
+/// <summary>
+/// The GPU correctness checks of the multi-label kernel, NUnit-free so that the GPU check tool
+/// (bench/gpu) links this file and runs exactly what the tests run. Each run draws fresh random inputs,
+/// poisons every output with NaN, and compares with <see cref="MultiLabelReference"/> evaluated on the
+/// inputs as rounded to the logits' type: ||out - ref|| / ||ref|| within 1e-5 (float32/float64 logits) or
+/// 1e-2 (float16/bfloat16).
+/// </summary>
+public static class MultiLabelGpuChecks
+{
+    /// <summary>Option sets that between them reach every compile-time switch of the kernel.</summary>
+    public static readonly (string Name, AslOptions Options)[] OptionSets =
+    [
+        ("paper-default", new AslOptions()),
+        ("coco-full-mean", new AslOptions { GammaPos = 0, GammaNeg = 4, DetachFocalWeight = false, Reduction = AslReduction.Mean }),
+        ("pow-full-none", new AslOptions { GammaPos = 0.5, GammaNeg = 2.5, DetachFocalWeight = false, Reduction = AslReduction.None }),
+        ("no-focusing-no-clip", new AslOptions { GammaPos = 0, GammaNeg = 0, Clip = 0 }),
+        ("pow-detached-no-clip-mean", new AslOptions { GammaPos = 1.2, GammaNeg = 3.7, Clip = 0, Reduction = AslReduction.Mean }),
+        ("int-full-clip-none", new AslOptions { GammaPos = 1, GammaNeg = 2, Clip = 0.1, DetachFocalWeight = false, Reduction = AslReduction.None }),
+    ];
+
+    public static readonly AslDataType[] LogitTypes = [AslDataType.Float32, AslDataType.Float64, AslDataType.Float16, AslDataType.BFloat16];
+    public static readonly AslDataType[] TargetTypes = [AslDataType.Float32, AslDataType.UInt8];
+
+    /// <summary>Every option set with every logit and target type, with and without the gradient; statistics on every other case.</summary>
+    public static IEnumerable<MultiLabelCase> VariantCases(long count = 100_003)
+    {
+        int index = 0;
+        foreach (var (name, options) in OptionSets)
+        foreach (var logit in LogitTypes)
+        foreach (var target in TargetTypes)
+        foreach (bool gradient in new[] { true, false })
+            yield return new MultiLabelCase(gradient ? name : name + "-forward", logit, target, options, gradient, index++ % 2 == 0, count);
+    }
+
+    /// <summary>Odd sizes, the unaligned-start path, and one size of at least 2^27 elements.</summary>
+    public static IEnumerable<MultiLabelCase> SizeCases()
+    {
+        var o = new AslOptions();
+        foreach (long n in new long[] { 1, 7, 1_000_003 })
+        {
+            yield return new MultiLabelCase("paper-default", AslDataType.Float32, AslDataType.UInt8, o, true, true, n);
+            yield return new MultiLabelCase("paper-default", AslDataType.BFloat16, AslDataType.Float32, o, true, true, n);
+        }
+        yield return new MultiLabelCase("unaligned", AslDataType.Float32, AslDataType.UInt8, o, true, true, 100_003, ElementOffset: 1);
+        yield return new MultiLabelCase("unaligned", AslDataType.Float16, AslDataType.Float32, o with { Reduction = AslReduction.None }, true, false, 100_003, ElementOffset: 3);
+        yield return new MultiLabelCase("large", AslDataType.Float32, AslDataType.UInt8, o, true, true, (1L << 27) + 3);
+    }
+
+    public static GpuCheckResult Check(MultiLabelCase c, int seed = 1) => Dispatch(c, seed, repeat: false);
+
+    /// <summary>Runs the case twice on the same inputs and requires bit-identical loss, statistics and outputs.</summary>
+    public static GpuCheckResult CheckDeterminism(MultiLabelCase c, int seed = 1) => Dispatch(c, seed, repeat: true);
+
+    private static GpuCheckResult Dispatch(MultiLabelCase c, int seed, bool repeat) => (c.Logit, c.Target) switch
+    {
+        (AslDataType.Float32, AslDataType.Float32) => Run<float, float>(c, seed, repeat),
+        (AslDataType.Float32, _) => Run<float, byte>(c, seed, repeat),
+        (AslDataType.Float64, AslDataType.Float32) => Run<double, float>(c, seed, repeat),
+        (AslDataType.Float64, _) => Run<double, byte>(c, seed, repeat),
+        (AslDataType.Float16, AslDataType.Float32) => Run<Half, float>(c, seed, repeat),
+        (AslDataType.Float16, _) => Run<Half, byte>(c, seed, repeat),
+        (AslDataType.BFloat16, AslDataType.Float32) => Run<BFloat16, float>(c, seed, repeat),
+        _ => Run<BFloat16, byte>(c, seed, repeat),
+    };
+
+    private sealed record Outputs<T>(T[] Gradient, T[] ElementLoss, float Loss, double[] Statistics);
+
+    private static GpuCheckResult Run<TLogit, TTarget>(MultiLabelCase c, int seed, bool repeat)
+        where TLogit : unmanaged where TTarget : unmanaged
+    {
+        string name = (repeat ? "determinism " : "") + c;
+        long total = c.Count + c.ElementOffset;
+        var x = new TLogit[total];
+        var y = new TTarget[total];
+        Fill(x, y, seed);
+
+        var first = Launch(c, x, y);
+        if (repeat)
+        {
+            var second = Launch(c, x, y);
+            bool same = BitConverter.SingleToInt32Bits(first.Loss) == BitConverter.SingleToInt32Bits(second.Loss)
+                        && first.Statistics.AsSpan().SequenceEqual(second.Statistics)
+                        && Bytes(first.Gradient).SequenceEqual(Bytes(second.Gradient))
+                        && Bytes(first.ElementLoss).SequenceEqual(Bytes(second.ElementLoss));
+            return new GpuCheckResult(name, same, same ? $"loss {first.Loss:R} twice" : $"loss {first.Loss:R} then {second.Loss:R}, or outputs differ");
+        }
+        return Compare(c, name, x, y, first);
+    }
+
+    private static Outputs<TLogit> Launch<TLogit, TTarget>(MultiLabelCase c, TLogit[] x, TTarget[] y)
+        where TLogit : unmanaged where TTarget : unmanaged
+    {
+        var context = GpuDevice.Get(0).Context;
+        long total = x.Length;
+        bool none = c.Options.Reduction == AslReduction.None;
+        using var xs = DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TLogit>());
+        using var ys = DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TTarget>());
+        using var gradient = c.Gradient ? DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TLogit>()) : null;
+        using var elementLoss = none ? DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TLogit>()) : null;
+        using var loss = DeviceMemory.Allocate(context, sizeof(float));
+        using var statistics = c.Statistics ? DeviceMemory.Allocate(context, 4 * sizeof(double)) : null;
+        xs.Upload<TLogit>(x);
+        ys.Upload<TTarget>(y);
+        foreach (var output in new[] { gradient, elementLoss, loss, statistics }) output?.Fill(0xFF);   // all NaN
+
+        nint At(DeviceMemory? m, int elementSize) => m is null ? 0 : (nint)(m.Pointer + (ulong)(c.ElementOffset * elementSize));
+        MultiLabelGpu.Launch(0, c.Logit, At(xs, Unsafe.SizeOf<TLogit>()), c.Target, At(ys, Unsafe.SizeOf<TTarget>()), c.Count, c.Options,
+            At(gradient, Unsafe.SizeOf<TLogit>()), At(elementLoss, Unsafe.SizeOf<TLogit>()), (nint)loss.Pointer, (nint)(statistics?.Pointer ?? 0));
+
+        var g = new TLogit[c.Gradient ? total : 0];
+        var l = new TLogit[none ? total : 0];
+        gradient?.Download<TLogit>(g);
+        elementLoss?.Download<TLogit>(l);
+        var s = new double[c.Statistics ? 4 : 0];
+        statistics?.Download<double>(s);
+        var result = new float[1];
+        loss.Download<float>(result);
+        return new Outputs<TLogit>(g, l, result[0], s);
+    }
+
+    private static GpuCheckResult Compare<TLogit, TTarget>(MultiLabelCase c, string name, TLogit[] x, TTarget[] y, Outputs<TLogit> out_)
+        where TLogit : unmanaged where TTarget : unmanaged
+    {
+        var o = c.Options;
+        double tolerance = c.Logit is AslDataType.Float16 or AslDataType.BFloat16 ? 1e-2 : 1e-5;
+        double scale = o.Reduction == AslReduction.Mean ? 1.0 / c.Count : 1.0;
+        const int chunk = 1 << 16;
+        int chunks = (int)((c.Count + chunk - 1) / chunk);
+        var sums = new double[chunks, 11];
+        Parallel.For(0, chunks, k =>
+        {
+            long begin = c.ElementOffset + (long)k * chunk, end = Math.Min(begin + chunk, c.ElementOffset + c.Count);
+            for (long i = begin; i < end; i++)
+            {
+                double xi = ToDouble(x[i]), yi = ToDouble(y[i]);
+                double loss = MultiLabelReference.ElementLoss(xi, yi, o);
+                sums[k, 0] += loss;
+                if (c.Gradient)
+                {
+                    double reference = scale * MultiLabelReference.ElementGradient(xi, yi, o);
+                    double d = ToDouble(out_.Gradient[i]) - reference;
+                    sums[k, 1] += d * d;
+                    sums[k, 2] += reference * reference;
+                }
+                if (o.Reduction == AslReduction.None)
+                {
+                    double d = ToDouble(out_.ElementLoss[i]) - loss;
+                    sums[k, 3] += d * d;
+                    sums[k, 4] += loss * loss;
+                }
+                double p = 1 / (1 + Math.Exp(-xi));
+                sums[k, 5] += p * yi;
+                sums[k, 6] += yi;
+                sums[k, 7] += p * (1 - yi);
+                sums[k, 8] += 1 - yi;
+            }
+            // Offset elements before the data must stay untouched (still NaN).
+            if (k == 0)
+                for (int i = 0; i < c.ElementOffset; i++)
+                    sums[k, 9] += (c.Gradient && !double.IsNaN(ToDouble(out_.Gradient[i]))) || (o.Reduction == AslReduction.None && !double.IsNaN(ToDouble(out_.ElementLoss[i]))) ? 1 : 0;
+        });
+        double Total(int column) { double t = 0; for (int k = 0; k < chunks; k++) t += sums[k, column]; return t; }
+
+        var failures = new List<string>();
+        var details = new List<string>();
+        double lossReference = o.Reduction == AslReduction.Mean ? Total(0) / c.Count : Total(0);
+        double lossError = Math.Abs(out_.Loss - lossReference) / Math.Max(Math.Abs(lossReference), double.Epsilon);
+        Report("loss", lossError, $"{out_.Loss:R} vs {lossReference:R}");
+        if (c.Gradient) Report("gradient", Math.Sqrt(Total(1) / Total(2)), "");
+        if (o.Reduction == AslReduction.None) Report("element loss", Math.Sqrt(Total(3) / Total(4)), "");
+        if (c.Statistics)
+            for (int s = 0; s < 4; s++)
+            {
+                double reference = Total(5 + s);
+                double error = Math.Abs(out_.Statistics[s] - reference) / Math.Max(Math.Abs(reference), 1);
+                if (!(error <= 1e-5)) failures.Add($"statistic {s}: {out_.Statistics[s]:R} vs {reference:R}");
+            }
+        if (Total(9) > 0) failures.Add("wrote before the start of its buffers");
+        return new GpuCheckResult(name, failures.Count == 0, string.Join("; ", failures.Count == 0 ? details : failures));
+
+        void Report(string what, double error, string extra)
+        {
+            string text = $"{what} rel err {error:E2}{(extra.Length > 0 ? $" ({extra})" : "")}";
+            details.Add(text);
+            if (!(error <= tolerance)) failures.Add(text + $" > {tolerance:E0}");
+        }
+    }
+
+    /// <summary>Logits over [-12, 12] with a few +-30, +-100 and zeros; targets binary, or for float targets a
+    /// third soft values in [0, 1].</summary>
+    private static void Fill<TLogit, TTarget>(TLogit[] x, TTarget[] y, int seed) where TLogit : unmanaged where TTarget : unmanaged
+    {
+        double[] extremes = [30, -30, 100, -100, 0];
+        const int chunk = 1 << 16;
+        Parallel.For(0, (x.Length + chunk - 1) / chunk, k =>
+        {
+            var random = new Random(seed * 7919 + k);
+            for (int i = k * chunk; i < Math.Min(x.Length, (k + 1) * chunk); i++)
+            {
+                double v = random.Next(1000) == 0 ? extremes[random.Next(extremes.Length)] : random.NextDouble() * 24 - 12;
+                x[i] = FromDouble<TLogit>(v);
+                double t = random.NextDouble() < 0.3 ? 1 : 0;
+                if (typeof(TTarget) == typeof(float) && random.Next(3) == 0) t = random.NextDouble();
+                y[i] = FromDouble<TTarget>(t);
+            }
+        });
+    }
+
+    private static ReadOnlySpan<byte> Bytes<T>(T[] values) where T : unmanaged =>
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan());
+
+    internal static double ToDouble<T>(T v) where T : unmanaged =>
+        typeof(T) == typeof(float) ? Unsafe.As<T, float>(ref v)
+        : typeof(T) == typeof(double) ? Unsafe.As<T, double>(ref v)
+        : typeof(T) == typeof(Half) ? (double)Unsafe.As<T, Half>(ref v)
+        : typeof(T) == typeof(BFloat16) ? (float)Unsafe.As<T, BFloat16>(ref v)
+        : typeof(T) == typeof(byte) ? Unsafe.As<T, byte>(ref v)
+        : throw new NotSupportedException(typeof(T).Name);
+
+    internal static T FromDouble<T>(double v) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) { float f = (float)v; return Unsafe.As<float, T>(ref f); }
+        if (typeof(T) == typeof(double)) return Unsafe.As<double, T>(ref v);
+        if (typeof(T) == typeof(Half)) { var h = (Half)v; return Unsafe.As<Half, T>(ref h); }
+        if (typeof(T) == typeof(BFloat16)) { var b = (BFloat16)(float)v; return Unsafe.As<BFloat16, T>(ref b); }
+        if (typeof(T) == typeof(byte)) { byte b = (byte)v; return Unsafe.As<byte, T>(ref b); }
+        throw new NotSupportedException(typeof(T).Name);
+    }
+
+    /// <summary>The library and device this process runs on, for the checks' report.</summary>
+    public static string DescribeEnvironment() => CudaDevice.Describe() + System.Environment.NewLine + $"NVRTC path override: {System.Environment.GetEnvironmentVariable(NativeLibraries.Nvrtc.OverrideVariable) ?? "(none)"}";
+}
