@@ -11,8 +11,8 @@ var arguments = CommandLine.Parse(args);
 if (arguments is null) return 2;
 
 // One libtorch thread: for a 128 x 256 batch the intra-op pool costs more than it gives, and on a shared
-// 2-core machine its spinning workers made epochs 10-40x slower. Runs go one after another, because two
-// training runs on two threads of one process crashed inside TorchSharp's Adam.step.
+// 2-core machine its spinning workers made epochs 10-40x slower. Runs go one after another: with two
+// training threads in one process TorchSharp's Adam.step crashed on garbage scalars (docs/training.md).
 torch.set_num_threads(1);
 
 var clock = Stopwatch.StartNew();
