@@ -22,7 +22,9 @@ internal sealed class MultiLabelFunction : autograd.SingleTensorFunction<MultiLa
         var gradient = torch.empty_like(input);
         var loss = MultiLabelDispatch.Run(input, target, options, gradient, statistics);
         ctx.save_for_backward([gradient]);
-        ctx.mark_non_differentiable([target]);
+        // No mark_non_differentiable: it is for outputs, and TorchSharp 0.107 passes that list to libtorch from
+        // an array it has already unpinned (a compacting GC then made wrapOutputs crash). The target simply gets
+        // no gradient from backward.
         return loss;
     }
 

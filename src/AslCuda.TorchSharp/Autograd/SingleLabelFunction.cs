@@ -21,7 +21,9 @@ internal sealed class SingleLabelFunction : autograd.SingleTensorFunction<Single
         var gradient = torch.empty_like(input);
         var loss = SingleLabelDispatch.Run(input, target, options, gradient);
         ctx.save_for_backward([gradient]);
-        ctx.mark_non_differentiable([target]);
+        // No mark_non_differentiable: it is for outputs, and TorchSharp 0.107 passes that list to libtorch from
+        // an array it has already unpinned (a compacting GC then made wrapOutputs crash). The target simply gets
+        // no gradient from backward.
         return loss;
     }
 
