@@ -50,7 +50,7 @@ static int Check()
         checks.Add(() => SingleLabelGpuChecks.CheckDeterminism(c, 9));
     }
 
-    Prewarm();
+    Console.WriteLine(GpuCheckKernels.Prewarm());
     int failed = 0;
     foreach (var check in checks)
     {
@@ -69,23 +69,6 @@ static int Check()
     }
     Console.WriteLine($"{checks.Count - failed} of {checks.Count} checks passed");
     return failed == 0 ? 0 : 1;
-}
-
-// Compiles every variant the checks use on all cores first (NVRTC is thread-safe), so the checks that follow
-// measure the kernels, not a few minutes of one-at-a-time compiles.
-static void Prewarm()
-{
-    var started = DateTime.UtcNow;
-    var device = AslCuda.Gpu.GpuDevice.Get(0);
-    var programs = MultiLabelGpuChecks.VariantCases().Concat(MultiLabelGpuChecks.SizeCases())
-        .Select(c => (AslCuda.Gpu.MultiLabelVariant.Program, AslCuda.Gpu.MultiLabelVariant.For(c.Logit, c.Target, c.Options, c.Gradient, c.Statistics).Defines))
-        .Concat(SingleLabelGpuChecks.VariantCases().Concat(SingleLabelGpuChecks.SizeCases())
-            .Select(c => (AslCuda.Gpu.SingleLabelVariant.Program, AslCuda.Gpu.SingleLabelVariant.For(c.Logit, c.Target, c.Classes, c.Options, c.Gradient).Defines)))
-        .DistinctBy(p => p.Program.FileName + string.Join(' ', p.Defines))
-        .ToList();
-    Parallel.ForEach(programs, p => AslCuda.Gpu.KernelCache.Shared.Get(p.Program, p.Defines, device.ComputeCapability));
-    Console.WriteLine($"compiled {programs.Count} kernel variants for sm_{device.ComputeCapability} in {(DateTime.UtcNow - started).TotalSeconds:F1} s " +
-                      $"({AslCuda.Gpu.KernelCache.Shared.CompilationCount} by NVRTC, the rest from the cache)");
 }
 
 static int Usage()
