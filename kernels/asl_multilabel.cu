@@ -43,9 +43,9 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, const Par
     Sigmoid s = accurate_sigmoid(x);
     const float p = s.p, neg_y = 1.0f - y;   // s.q = 1 - p
 #if ASL_CLIP
-    const float xn_raw = s.q + k.clip;                  // before clamp(max=1)
-    const float xn = clamp_max(xn_raw, 1.0f);
-    const float ln = logf(clamp_min(xn, k.eps));
+    const float xn = clamp_max(s.q + k.clip, 1.0f);
+    // log(min(1 - p + clip, 1)) as log1p(min(clip - p, 0)): accurate where xn is near 1.
+    const float ln = xn >= k.eps ? log1pf(clamp_max(k.clip - p, 0.0f)) : k.log_eps;
 #else
     const float ln = clamp_min(s.log_q, k.log_eps);   // log(max(s.q, eps)) = max(log s.q, log eps)
 #endif
@@ -94,7 +94,9 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, const Par
 #if ASL_GRADIENT != 0
     const float ds = p * s.q;                           // dp/dx
 #if ASL_CLIP
-    const float dxn = xn_raw <= 1.0f ? -ds : 0.0f;    // clamp(max=1) passes the gradient where v <= 1
+    // clamp(max=1) passes the gradient where 1 - p + clip <= 1, i.e. p >= clip: tested on p, whose rounding
+    // near the kink is far finer than that of 1 - p + clip.
+    const float dxn = p >= k.clip ? -ds : 0.0f;
 #else
     const float dxn = -ds;
 #endif

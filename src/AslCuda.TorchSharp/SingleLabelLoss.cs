@@ -19,7 +19,7 @@ internal static class SingleLabelLoss
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(target);
         TensorBridge.CheckFloatingInput(input);
-        TensorBridge.ToAslIndexType(target.dtype);
+        _ = TensorBridge.ToAslIndexType(target.dtype);                 // int64 or int32 class indices, else a clear error
         if (input.dim() != 2)
             throw new ArgumentException($"input must be [N, C] logits, got shape {TensorBridge.Format(input.shape)}.", nameof(input));
         if (target.dim() != 1)
@@ -43,16 +43,17 @@ internal static class SingleLabelLoss
     }
 
     /// <summary>
-    /// The fused backends check the targets in their own pass; the composed formula would fail inside scatter with
-    /// libtorch's message (or a device assert on CUDA), so it gets the same check, with the same words, first.
+    /// The fused CPU pass checks the targets itself; the composed formula would fail inside scatter with libtorch's
+    /// message (or a device assert on CUDA), and the CUDA kernel only turns a bad row NaN, so both get the same
+    /// check, with the same words, first.
     /// </summary>
-    private static void CheckClassRange(Tensor target, long classes)
+    internal static void CheckClassRange(Tensor target, long classes)
     {
         using var scope = torch.NewDisposeScope();
         var outside = (target < 0).logical_or(target >= classes).nonzero();
         if (outside.shape[0] == 0) return;
         long row = outside[0, 0].item<long>();
-        throw new ArgumentException($"target[{row}] = {target[row].item<long>()} is not a class index in [0, {classes}).", nameof(target));
+        throw new ArgumentException($"target[{row}] = {target[row].ToInt64()} is not a class index in [0, {classes}).", nameof(target));
     }
 
     private static Tensor Fused(Tensor input, Tensor target, SingleLabelOptions options)

@@ -1,4 +1,5 @@
 using AslCuda.Cpu;
+using AslCuda.Gpu;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,13 +15,13 @@ internal static unsafe class SingleLabelDispatch
     /// </summary>
     public static Tensor Run(Tensor input, Tensor target, SingleLabelOptions options, Tensor? gradient)
     {
-        if (input.device.type == DeviceType.CUDA)
-            throw new NotSupportedException("The CUDA backend for single-label is not built yet: use AslBackend.Composed for CUDA tensors.");
-        if (input.device.type != DeviceType.CPU)
-            throw new NotSupportedException($"the fused backend runs on CPU and CUDA tensors, not on {input.device}.");
-
         long rows = input.shape[0], classes = input.shape[1];
         var rowLoss = options.Reduction == AslReduction.None ? torch.empty(rows, input.dtype, input.device) : null;
+        if (input.device.type == DeviceType.CUDA)
+            return RunCuda(input, target, options, gradient, rowLoss);
+        if (input.device.type != DeviceType.CPU)
+            throw new NotSupportedException($"the fused backend runs on CPU and CUDA tensors, not on {input.device}; use AslBackend.Composed.");
+
         double loss = SingleLabelCpu.Compute(
             TensorBridge.ToAslDataType(input.dtype), (void*)TensorBridge.DataPointer(input),
             TensorBridge.ToAslIndexType(target.dtype), (void*)TensorBridge.DataPointer(target),
@@ -28,5 +29,24 @@ internal static unsafe class SingleLabelDispatch
             gradient is null ? null : (void*)TensorBridge.DataPointer(gradient),
             rowLoss is null ? null : (void*)TensorBridge.DataPointer(rowLoss));
         return rowLoss ?? torch.tensor(loss, input.dtype, input.device);
+    }
+
+    /// <summary>
+    /// One kernel launch (plus the reduction's finisher) on the tensor's device, default stream. The kernel
+    /// never indexes with a bad target (its row turns NaN), but the caller gets the same clear error as on CPU:
+    /// the range check is one small reduction over the targets and a wait for its answer.
+    /// </summary>
+    private static Tensor RunCuda(Tensor input, Tensor target, SingleLabelOptions options, Tensor? gradient, Tensor? rowLoss)
+    {
+        SingleLabelLoss.CheckClassRange(target, input.shape[1]);
+        var lossOutput = torch.empty(1, ScalarType.Float32, input.device);
+        SingleLabelGpu.Launch((int)input.device.index,
+            TensorBridge.ToAslDataType(input.dtype), TensorBridge.DataPointer(input),
+            TensorBridge.ToAslIndexType(target.dtype), TensorBridge.DataPointer(target),
+            input.shape[0], input.shape[1], options,
+            gradient is null ? 0 : TensorBridge.DataPointer(gradient),
+            rowLoss is null ? 0 : TensorBridge.DataPointer(rowLoss),
+            TensorBridge.DataPointer(lossOutput));
+        return rowLoss ?? lossOutput.reshape([]).to_type(input.dtype);
     }
 }

@@ -29,6 +29,6 @@ internal sealed class SingleLabelFunction : autograd.SingleTensorFunction<Single
     {
         var gradient = ctx.get_saved_variables()[0];
         var upstream = grad_output.dim() == 1 ? grad_output.unsqueeze(1) : grad_output;    // [N] for reduction none
-        return [gradient * upstream, null!];
+        return [gradient * upstream, null!, null!];      // one entry per forward argument
     }
 }

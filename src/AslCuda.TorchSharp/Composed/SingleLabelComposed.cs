@@ -15,7 +15,8 @@ internal static class SingleLabelComposed
         using var scope = torch.NewDisposeScope();
         long classes = input.shape[1];
         var logPreds = input.log_softmax(1);
-        var targets = torch.zeros_like(input).scatter_(1, target.to_type(ScalarType.Int64).unsqueeze(1), torch.ones_like(input));
+        var index = target.to_type(ScalarType.Int64).unsqueeze(1);
+        var targets = torch.zeros_like(input).scatter_(1, index, torch.ones_like(index, input.dtype));
         var antiTargets = 1 - targets;
         var xsPos = logPreds.exp();
         var xsNeg = 1 - xsPos;

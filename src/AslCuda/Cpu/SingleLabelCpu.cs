@@ -22,9 +22,12 @@ namespace AslCuda.Cpu;
 ///     d row_loss / d x_k = -(a_k + b_k) + P_k S, and for k = t the same value written as
 ///     -(a_t + b_t)(1 - P_t) + P_t sum_{c != t}(a_c + b_c), which keeps its digits when P_t is close to 1.
 /// Numerics: 1 - P_t and log Z come from Z' without cancellation, so confident rows keep small losses and gradients
-/// that float32 1 - softmax would round to 0. NaN or infinite logits give NaN, as in PyTorch; where 1 - P_t == 0
-/// with 0 &lt; gamma_pos &lt; 1 the gradient is infinite or NaN, as in PyTorch. Targets are checked before any logit
-/// is read.
+/// that float32 1 - softmax would round to 0. Gammas in (0, 1) have an infinite pow gradient at a zero base: the
+/// paper formula meets it where its float 1 - P_t or 1 - (1 - P_c) rounds to 0 and PyTorch gives NaN; here the
+/// gradient of (1 - P_t)^gamma_pos is NaN only where Z' underflows (the target's logit about 87 above all others),
+/// and that of P_c^gamma_neg is never formed (a_c + b_c needs P_c^gn only). NaN or infinite logits give NaN, as in
+/// PyTorch.
+/// Targets are checked before any logit is read.
 /// </summary>
 public static unsafe class SingleLabelCpu
 {
@@ -140,6 +143,7 @@ public static unsafe class SingleLabelCpu
     {
         public readonly double GammaPos, GammaNeg, SmoothTarget, SmoothOther, GradientScale;
         public readonly int IntGammaNeg, PaddedClasses;
+        public readonly float FlushBelow;
         public readonly bool IntegerGammaNeg;
 
         public Parameters(SingleLabelOptions o, int classes, long rows)
@@ -151,6 +155,7 @@ public static unsafe class SingleLabelCpu
             GradientScale = o.Reduction == AslReduction.Mean && rows > 0 ? 1.0 / rows : 1.0;
             IntegerGammaNeg = AslOptions.IsSmallInteger(o.GammaNeg);
             IntGammaNeg = IntegerGammaNeg ? (int)o.GammaNeg : 0;
+            FlushBelow = IntGammaNeg > 0 ? (float)Math.Pow(2, -126.0 / IntGammaNeg) : 0f;   // b^n >= 2^-126, float's least normal
             PaddedClasses = (classes + Vector256<float>.Count - 1) & ~(Vector256<float>.Count - 1);
         }
     }
@@ -223,7 +228,7 @@ public static unsafe class SingleLabelCpu
             if (TMode.Enabled) e.Store(es + j);
             var index = laneIndex + Vector256.Create(j);
             var other = (~Vector256.Equals(index, targetIndex) & Vector256.LessThan(index, classCount)).AsSingle();
-            var eg = k.IntegerGammaNeg ? MultiLabelCpu.IntPow(e, k.IntGammaNeg) : Vector256.Exp(gammaNeg * d);
+            var eg = k.IntegerGammaNeg ? FlushedIntPow(e, k) : Vector256.Exp(gammaNeg * d);
             zOtherSum = MultiLabelCpu.AddWidened(zOtherSum, e & other);
             e1Sum = MultiLabelCpu.AddWidened(e1Sum, eg & other);
             e2Sum = MultiLabelCpu.AddWidened(e2Sum, (eg * d) & other);
@@ -258,7 +263,7 @@ public static unsafe class SingleLabelCpu
             if (k.GammaNeg != 0)
             {
                 var q = Vector256.Load(xs + j) - m - logZVector;
-                var pg = k.IntegerGammaNeg ? MultiLabelCpu.IntPow(p, k.IntGammaNeg) : Vector256.Exp(gammaNeg * q);
+                var pg = k.IntegerGammaNeg ? FlushedIntPow(p, k) : Vector256.Exp(gammaNeg * q);
                 ab = smoothOther * pg * (Vector256<float>.One + gammaNeg * q);
             }
             ((sumAll * p - ab) * scale).Store(es + j);
@@ -270,6 +275,14 @@ public static unsafe class SingleLabelCpu
         for (; j < classes; j++) TX.FromSingle(g, j, es[j]);
         return loss;
     }
+
+    /// <summary>
+    /// b^gn for whole gn, with the powers below float's normal range (1.2e-38) flushed to 0, as FTZ hardware does:
+    /// far below any float32 loss or gradient term, and each subnormal product costs ~100 cycles a lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> FlushedIntPow(Vector256<float> basis, in Parameters k) =>
+        MultiLabelCpu.IntPow(basis & Vector256.GreaterThanOrEqual(basis, Vector256.Create(k.FlushBelow)), k.IntGammaNeg);
 
     /// <summary>b^g, by multiplication for whole g (pow(b, 0) = 1, also for b = 0).</summary>
     private static double Power(double basis, double gamma)

@@ -86,8 +86,12 @@ public static class MultiLabelReference
         double clip = options.Clip;
         double xnRaw0 = q + clip;                                       // before clamp(max=1)
         double xn = clip > 0 ? Math.Min(xnRaw0, 1) : q;
-        double lp = Math.Log(Math.Max(p, options.Eps));
-        double ln = Math.Log(Math.Max(xn, options.Eps));
+        // log(max(p, eps)) and, unclipped, log(max(1 - p, eps)); a log of a p near 1 would keep only the
+        // digits of 1 - p that survive 1 + e^-x, so the logs are taken as log-sigmoids.
+        double logEps = Math.Log(options.Eps);
+        // (Written as "below eps ? log eps : ..." so that a NaN logit stays NaN, as Math.Max keeps it.)
+        double lp = p < options.Eps ? logEps : LogSigmoid(x);
+        double ln = clip > 0 ? Math.Log(Math.Max(xn, options.Eps)) : q < options.Eps ? logEps : LogSigmoid(-x);
         double l0 = y * lp + (1 - y) * ln;
 
         double g = options.GammaPos * y + options.GammaNeg * (1 - y);
@@ -96,6 +100,16 @@ public static class MultiLabelReference
         double oneMinusPt = y * q + (1 - y) * oneMinusXn;
         double w = options.HasFocusing ? Math.Pow(oneMinusPt, g) : 1;   // Math.Pow(0, 0) == 1
         return new Element(p, q, xnRaw0, xn, l0, g, oneMinusPt, w);
+    }
+
+    /// <summary>log(sigmoid(z)) = min(z, 0) - log(1 + e^-|z|).</summary>
+    private static double LogSigmoid(double z) => Math.Min(z, 0) - Log1p(Math.Exp(-Math.Abs(z)));
+
+    /// <summary>log(1 + u), accurate for tiny u: the rounding of 1 + u cancels in log(w) * u / (w - 1).</summary>
+    private static double Log1p(double u)
+    {
+        double w = 1 + u;
+        return w == 1 ? u : Math.Log(w) * u / (w - 1);
     }
 
     private static double Sum(double[] values)

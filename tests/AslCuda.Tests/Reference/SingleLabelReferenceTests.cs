@@ -6,7 +6,8 @@ namespace AslCuda.Tests.Reference;
 /// <summary>The single-label oracle (ASL.md section 2) against hand values and central finite differences.</summary>
 public class SingleLabelReferenceTests
 {
-    private static IEnumerable<SingleLabelOptions> Options() => SingleLabelTestData.OptionGrid();
+    private static IEnumerable<SingleLabelOptions> Options() =>
+        SingleLabelTestData.OptionGrid().Append(new SingleLabelOptions { GammaPos = 0.5, GammaNeg = 1.5, Eps = 0.3 });
 
     [TestCaseSource(nameof(Options))]
     public void GradientMatchesCentralFiniteDifferences(SingleLabelOptions options)

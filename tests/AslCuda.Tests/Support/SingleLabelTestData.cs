@@ -26,15 +26,19 @@ public static class SingleLabelTestData
             Assert.That(actual, Is.EqualTo(expected).AsCollection, what);
     }
 
-    /// <summary>Option sets that cover the paper defaults, focusing on both sides, whole and fractional gammas, no smoothing.</summary>
+    /// <summary>
+    /// Option sets that cover the paper defaults, focusing on both sides, whole and fractional gammas, no smoothing.
+    /// A gamma_pos in (0, 1) is left to tests that control the logits: where P_t rounds to 1 the oracle's gradient,
+    /// like the paper formula's, is NaN (see <see cref="AslCuda.Cpu.SingleLabelCpu"/>).
+    /// </summary>
     public static IEnumerable<SingleLabelOptions> OptionGrid()
     {
         foreach (var reduction in new[] { AslReduction.Mean, AslReduction.Sum, AslReduction.None })
         {
             yield return new SingleLabelOptions { Reduction = reduction };
             yield return new SingleLabelOptions { GammaPos = 1, GammaNeg = 2, Eps = 0, Reduction = reduction };
-            yield return new SingleLabelOptions { GammaPos = 0.5, GammaNeg = 2.5, Eps = 0.2, Reduction = reduction };
-            yield return new SingleLabelOptions { GammaPos = 1.5, GammaNeg = 0, Eps = 0.1, Reduction = reduction };
+            yield return new SingleLabelOptions { GammaPos = 1.5, GammaNeg = 2.5, Eps = 0.2, Reduction = reduction };
+            yield return new SingleLabelOptions { GammaPos = 3, GammaNeg = 0.5, Eps = 0.1, Reduction = reduction };
             yield return new SingleLabelOptions { GammaPos = 0, GammaNeg = 0, Eps = 0, Reduction = reduction };
         }
     }

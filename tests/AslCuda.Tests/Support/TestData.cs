@@ -10,16 +10,25 @@ public static class TestData
         return new Random(seed);
     }
 
-    /// <summary>Logits mostly in [-12, 12] with a few at +-30 and +-100, as ASL.md asks.</summary>
+    /// <summary>The logit where p = 0.05, the clip the tests use: the gradient jumps there (clamp(max=1)).</summary>
+    public static readonly double ClipKinkLogit = Math.Log(0.05 / 0.95);
+
+    /// <summary>
+    /// Logits mostly in [-12, 12] with a few at +-30 and +-100, as ASL.md asks. None lies within 1e-4 of the
+    /// clip kink: there float32 and float64 may fall on different sides of the jump, and a single element
+    /// would then decide a whole comparison.
+    /// </summary>
     public static double[] Logits(Random random, int count)
     {
         var x = new double[count];
         for (int i = 0; i < count; i++)
         {
             double u = random.NextDouble();
+            double v;
+            do v = random.NextDouble() * 24 - 12; while (Math.Abs(v - ClipKinkLogit) < 1e-4);
             x[i] = u < 0.01 ? (random.Next(2) == 0 ? -30 : 30)
                  : u < 0.02 ? (random.Next(2) == 0 ? -100 : 100)
-                 : random.NextDouble() * 24 - 12;
+                 : v;
         }
         return x;
     }

@@ -1,0 +1,89 @@
+using Spectre.Console;
+
+namespace AslCuda.Train;
+
+/// <summary>Where the trainer reports progress: a live display on a terminal, plain lines elsewhere.</summary>
+internal interface ITrainingProgress
+{
+    IRunProgress StartRun(LossSetup setup, int seed, int totalSteps, int completedSteps);
+}
+
+internal interface IRunProgress
+{
+    void StepCompleted(double loss);
+    void EpochCompleted(EpochRecord record, int epochs);
+}
+
+internal static class TrainingProgress
+{
+    /// <summary>True when stdout is an interactive terminal that can redraw a live display.</summary>
+    public static bool CanShowLive =>
+        !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive && AnsiConsole.Profile.Capabilities.Ansi;
+
+    /// <summary>Runs <paramref name="body"/> with a live progress display when the terminal allows, else with plain lines.</summary>
+    public static void Run(bool live, Action<ITrainingProgress> body)
+    {
+        if (!live)
+        {
+            body(new PlainProgress());
+            return;
+        }
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(),
+                new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(context => body(new LiveProgress(context)));
+    }
+
+    private static string Describe(LossSetup setup, int seed) => $"{setup.Name,-12} seed {seed}";
+
+    private sealed class LiveProgress(ProgressContext context) : ITrainingProgress
+    {
+        public IRunProgress StartRun(LossSetup setup, int seed, int totalSteps, int completedSteps)
+        {
+            var task = context.AddTask(Markup.Escape(Describe(setup, seed)), maxValue: totalSteps);
+            task.Value = completedSteps;
+            return new LiveRun(task, Describe(setup, seed));
+        }
+    }
+
+    private sealed class LiveRun(ProgressTask task, string name) : IRunProgress
+    {
+        private double _runningLoss = double.NaN;
+        private string _lastEpoch = "";
+
+        public void StepCompleted(double loss)
+        {
+            // An exponential average keeps the shown loss readable while it moves every step.
+            _runningLoss = double.IsNaN(_runningLoss) ? loss : 0.95 * _runningLoss + 0.05 * loss;
+            task.Description = Markup.Escape($"{name}  loss {_runningLoss,8:F3}{_lastEpoch}");
+            task.Increment(1);
+        }
+
+        public void EpochCompleted(EpochRecord record, int epochs)
+        {
+            _lastEpoch = $"  epoch {record.Epoch}/{epochs}  val mAP {record.ValidationMap:F2}  gamma_neg {record.GammaNeg:F2}";
+            task.Description = Markup.Escape($"{name}  loss {record.TrainLoss,8:F3}{_lastEpoch}");
+        }
+    }
+
+    private sealed class PlainProgress : ITrainingProgress
+    {
+        public IRunProgress StartRun(LossSetup setup, int seed, int totalSteps, int completedSteps)
+        {
+            if (completedSteps > 0)
+                Console.WriteLine($"{Describe(setup, seed)}: resuming at step {completedSteps} of {totalSteps}");
+            return new PlainRun(Describe(setup, seed));
+        }
+    }
+
+    private sealed class PlainRun(string name) : IRunProgress
+    {
+        public void StepCompleted(double loss) { }
+
+        public void EpochCompleted(EpochRecord record, int epochs) =>
+            Console.WriteLine($"{name}  epoch {record.Epoch,3}/{epochs}  loss {record.TrainLoss,8:F3}  val mAP {record.ValidationMap,6:F2}  " +
+                $"p+ {record.MeanPPositive:F3}  p- {record.MeanPNegative:F4}  train dp {record.TrainGap:F3}  gamma_neg {record.GammaNeg:F2}  {record.Seconds,5:F1} s");
+    }
+}
