@@ -102,7 +102,7 @@ public static class MultiLabelGpuChecks
         long total = c.Count + c.ElementOffset;
         var x = new TLogit[total];
         var y = new TTarget[total];
-        Fill(x, y, seed);
+        Fill(x, y, seed, c.Options.Clip);
 
         var first = runner.Run(c, x, y);
         if (repeat)
@@ -220,18 +220,22 @@ public static class MultiLabelGpuChecks
         }
     }
 
-    /// <summary>Logits over [-12, 12] with a few +-30, +-100 and zeros; targets binary, or for float targets a
-    /// third soft values in [0, 1].</summary>
-    private static void Fill<TLogit, TTarget>(TLogit[] x, TTarget[] y, int seed) where TLogit : unmanaged where TTarget : unmanaged
+    /// <summary>Logits over [-12, 12] with a few +-30, +-100 and zeros, none within 1e-3 of the clip kink (p = clip,
+    /// where the gradient jumps and float32 and float64 may land on different sides); targets binary, or for
+    /// float targets a third soft values in [0, 1].</summary>
+    private static void Fill<TLogit, TTarget>(TLogit[] x, TTarget[] y, int seed, double clip) where TLogit : unmanaged where TTarget : unmanaged
     {
         double[] extremes = [30, -30, 100, -100, 0];
+        double kink = clip > 0 ? Math.Log(clip / (1 - clip)) : double.NaN;
         const int chunk = 1 << 16;
         Parallel.For(0, (x.Length + chunk - 1) / chunk, k =>
         {
             var random = new Random(seed * 7919 + k);
             for (int i = k * chunk; i < Math.Min(x.Length, (k + 1) * chunk); i++)
             {
-                double v = random.Next(1000) == 0 ? extremes[random.Next(extremes.Length)] : random.NextDouble() * 24 - 12;
+                double v;
+                do v = random.Next(1000) == 0 ? extremes[random.Next(extremes.Length)] : random.NextDouble() * 24 - 12;
+                while (Math.Abs(v - kink) < 1e-3);
                 x[i] = FromDouble<TLogit>(v);
                 double t = random.NextDouble() < 0.3 ? 1 : 0;
                 if (typeof(TTarget) == typeof(float) && random.Next(3) == 0) t = random.NextDouble();
