@@ -159,7 +159,7 @@ __device__ __forceinline__ double warp_sum(double v)
 template <int Count, int BlockSize>
 __device__ __forceinline__ void block_sum(double (&values)[Count], double* scratch)
 {
-    const int warps = BlockSize / 32;
+    const int warps = (BlockSize + 31) / 32;
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
 #pragma unroll

@@ -50,6 +50,7 @@ static int Check()
         checks.Add(() => SingleLabelGpuChecks.CheckDeterminism(c, 9));
     }
 
+    Console.WriteLine(GpuCheckKernels.Prewarm());
     int failed = 0;
     foreach (var check in checks)
     {

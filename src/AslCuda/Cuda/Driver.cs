@@ -15,7 +15,6 @@ internal static unsafe partial class Driver
 
     public enum DeviceAttribute
     {
-        MaxThreadsPerBlock = 1,
         MultiprocessorCount = 16,
         ComputeCapabilityMajor = 75,
         ComputeCapabilityMinor = 76,
@@ -25,8 +24,6 @@ internal static unsafe partial class Driver
 
     public enum FunctionAttribute
     {
-        MaxThreadsPerBlock = 0,
-        SharedSizeBytes = 1,
         LocalSizeBytes = 3,
         NumRegisters = 4,
     }
@@ -79,7 +76,6 @@ internal static unsafe partial class Driver
     [LibraryImport(Library, EntryPoint = "cuMemcpyDtoD_v2")] public static partial int cuMemcpyDtoD(ulong destination, ulong source, nuint bytes);
     [LibraryImport(Library, EntryPoint = "cuMemsetD8_v2")] public static partial int cuMemsetD8(ulong destination, byte value, nuint count);
 
-    [LibraryImport(Library)] public static partial int cuStreamSynchronize(nint stream);
     [LibraryImport(Library)] public static partial int cuEventCreate(out nint cudaEvent, uint flags);
     [LibraryImport(Library)] public static partial int cuEventRecord(nint cudaEvent, nint stream);
     [LibraryImport(Library)] public static partial int cuEventSynchronize(nint cudaEvent);

@@ -153,6 +153,21 @@ internal sealed class GpuDevice
         return Math.Max(blocks, 1);
     }
 
+    /// <summary>An attribute of a loaded function (registers, local memory).</summary>
+    public int Attribute(nint function, Driver.FunctionAttribute attribute)
+    {
+        using var scope = Context.Push();
+        Driver.Check(Driver.cuFuncGetAttribute(out int value, attribute, function), $"{nameof(Driver.cuFuncGetAttribute)}({attribute})");
+        return value;
+    }
+
+    /// <summary>Waits for all work on this device's context, so that an asynchronous kernel fault surfaces here.</summary>
+    public void Synchronize()
+    {
+        using var scope = Context.Push();
+        Driver.Check(Driver.cuCtxSynchronize(), nameof(Driver.cuCtxSynchronize));
+    }
+
     private static int Attribute(int device, Driver.DeviceAttribute attribute)
     {
         Driver.Check(Driver.cuDeviceGetAttribute(out int value, attribute, device), $"{nameof(Driver.cuDeviceGetAttribute)}({attribute})");

@@ -1,12 +1,14 @@
 using System.Collections.Concurrent;
+using AslCuda.Cuda;
 
 namespace AslCuda.Gpu;
 
 /// <summary>
 /// The two functions of one compiled variant (the main kernel and its one-block finisher) on one device,
-/// and how many blocks of the main kernel fit on the device at once, which caps its grid.
+/// how many blocks of the main kernel fit on the device at once, which caps its grid, and the main kernel's
+/// registers per thread and local memory per thread as the driver loaded it (local memory means spills).
 /// </summary>
-internal sealed record KernelPair(nint Main, nint Finish, int MaxResidentBlocks)
+internal sealed record KernelPair(nint Main, nint Finish, int MaxResidentBlocks, int Registers, int LocalBytes)
 {
     private static readonly ConcurrentDictionary<(int Device, string Program, string Defines), Lazy<KernelPair>> Loaded = new();
 
@@ -16,6 +18,7 @@ internal sealed record KernelPair(nint Main, nint Finish, int MaxResidentBlocks)
             var module = device.Module(program, defines);
             nint main = module.GetFunction(mainName);
             int perMultiprocessor = Math.Min(device.Occupancy(main, blockSize), device.MaxBlocksPerMultiprocessor);
-            return new KernelPair(main, module.GetFunction(finishName), perMultiprocessor * device.MultiprocessorCount);
+            return new KernelPair(main, module.GetFunction(finishName), perMultiprocessor * device.MultiprocessorCount,
+                device.Attribute(main, Driver.FunctionAttribute.NumRegisters), device.Attribute(main, Driver.FunctionAttribute.LocalSizeBytes));
         })).Value;
 }

@@ -5,6 +5,16 @@ using AslCuda.Reference;
 
 namespace AslCuda.Tests.Gpu;
 
+/// <summary>What one run of a multi-label case wrote: arrays over the whole buffers (offset included, NaN where
+/// untouched), the loss and the four statistics (empty when not asked for).</summary>
+public sealed record MultiLabelOutputs<T>(T[] Gradient, T[] ElementLoss, float Loss, double[] Statistics);
+
+/// <summary>Something that runs the multi-label kernel on a case's inputs: the device, or the host emulation of the tests.</summary>
+public interface IMultiLabelRunner
+{
+    MultiLabelOutputs<TLogit> Run<TLogit, TTarget>(MultiLabelCase c, TLogit[] x, TTarget[] y) where TLogit : unmanaged where TTarget : unmanaged;
+}
+
 /// <summary>One correctness check's outcome.</summary>
 public sealed record GpuCheckResult(string Name, bool Passed, string Detail);
 
@@ -66,38 +76,38 @@ public static class MultiLabelGpuChecks
         yield return new MultiLabelCase("large", AslDataType.Float32, AslDataType.UInt8, o, true, true, (1L << 27) + 3);
     }
 
-    public static GpuCheckResult Check(MultiLabelCase c, int seed = 1) => Dispatch(c, seed, repeat: false);
+    /// <summary>Runs the case on device 0 (or through <paramref name="runner"/>) and compares with the oracle.</summary>
+    public static GpuCheckResult Check(MultiLabelCase c, int seed = 1, IMultiLabelRunner? runner = null) =>
+        Dispatch(c, seed, repeat: false, runner ?? new DeviceMultiLabelRunner());
 
     /// <summary>Runs the case twice on the same inputs and requires bit-identical loss, statistics and outputs.</summary>
-    public static GpuCheckResult CheckDeterminism(MultiLabelCase c, int seed = 1) => Dispatch(c, seed, repeat: true);
+    public static GpuCheckResult CheckDeterminism(MultiLabelCase c, int seed = 1) => Dispatch(c, seed, repeat: true, new DeviceMultiLabelRunner());
 
-    private static GpuCheckResult Dispatch(MultiLabelCase c, int seed, bool repeat) => (c.Logit, c.Target) switch
+    private static GpuCheckResult Dispatch(MultiLabelCase c, int seed, bool repeat, IMultiLabelRunner runner) => (c.Logit, c.Target) switch
     {
-        (AslDataType.Float32, AslDataType.Float32) => Run<float, float>(c, seed, repeat),
-        (AslDataType.Float32, _) => Run<float, byte>(c, seed, repeat),
-        (AslDataType.Float64, AslDataType.Float32) => Run<double, float>(c, seed, repeat),
-        (AslDataType.Float64, _) => Run<double, byte>(c, seed, repeat),
-        (AslDataType.Float16, AslDataType.Float32) => Run<Half, float>(c, seed, repeat),
-        (AslDataType.Float16, _) => Run<Half, byte>(c, seed, repeat),
-        (AslDataType.BFloat16, AslDataType.Float32) => Run<BFloat16, float>(c, seed, repeat),
-        _ => Run<BFloat16, byte>(c, seed, repeat),
+        (AslDataType.Float32, AslDataType.Float32) => Run<float, float>(c, seed, repeat, runner),
+        (AslDataType.Float32, _) => Run<float, byte>(c, seed, repeat, runner),
+        (AslDataType.Float64, AslDataType.Float32) => Run<double, float>(c, seed, repeat, runner),
+        (AslDataType.Float64, _) => Run<double, byte>(c, seed, repeat, runner),
+        (AslDataType.Float16, AslDataType.Float32) => Run<Half, float>(c, seed, repeat, runner),
+        (AslDataType.Float16, _) => Run<Half, byte>(c, seed, repeat, runner),
+        (AslDataType.BFloat16, AslDataType.Float32) => Run<BFloat16, float>(c, seed, repeat, runner),
+        _ => Run<BFloat16, byte>(c, seed, repeat, runner),
     };
 
-    private sealed record Outputs<T>(T[] Gradient, T[] ElementLoss, float Loss, double[] Statistics);
-
-    private static GpuCheckResult Run<TLogit, TTarget>(MultiLabelCase c, int seed, bool repeat)
+    private static GpuCheckResult Run<TLogit, TTarget>(MultiLabelCase c, int seed, bool repeat, IMultiLabelRunner runner)
         where TLogit : unmanaged where TTarget : unmanaged
     {
         string name = (repeat ? "determinism " : "") + c;
         long total = c.Count + c.ElementOffset;
         var x = new TLogit[total];
         var y = new TTarget[total];
-        Fill(x, y, seed);
+        Fill(x, y, seed, c.Options.Clip);
 
-        var first = Launch(c, x, y);
+        var first = runner.Run(c, x, y);
         if (repeat)
         {
-            var second = Launch(c, x, y);
+            var second = runner.Run(c, x, y);
             bool same = BitConverter.SingleToInt32Bits(first.Loss) == BitConverter.SingleToInt32Bits(second.Loss)
                         && first.Statistics.AsSpan().SequenceEqual(second.Statistics)
                         && Bytes(first.Gradient).SequenceEqual(Bytes(second.Gradient))
@@ -107,38 +117,42 @@ public static class MultiLabelGpuChecks
         return Compare(c, name, x, y, first);
     }
 
-    private static Outputs<TLogit> Launch<TLogit, TTarget>(MultiLabelCase c, TLogit[] x, TTarget[] y)
-        where TLogit : unmanaged where TTarget : unmanaged
+    /// <summary>Runs cases through <see cref="MultiLabelGpu.Launch"/> on device 0.</summary>
+    private sealed class DeviceMultiLabelRunner : IMultiLabelRunner
     {
-        var context = GpuDevice.Get(0).Context;
-        long total = x.Length;
-        bool none = c.Options.Reduction == AslReduction.None;
-        using var xs = DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TLogit>());
-        using var ys = DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TTarget>());
-        using var gradient = c.Gradient ? DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TLogit>()) : null;
-        using var elementLoss = none ? DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TLogit>()) : null;
-        using var loss = DeviceMemory.Allocate(context, sizeof(float));
-        using var statistics = c.Statistics ? DeviceMemory.Allocate(context, 4 * sizeof(double)) : null;
-        xs.Upload<TLogit>(x);
-        ys.Upload<TTarget>(y);
-        foreach (var output in new[] { gradient, elementLoss, loss, statistics }) output?.Fill(0xFF);   // all NaN
+        public MultiLabelOutputs<TLogit> Run<TLogit, TTarget>(MultiLabelCase c, TLogit[] x, TTarget[] y)
+            where TLogit : unmanaged where TTarget : unmanaged
+        {
+            var context = GpuDevice.Get(0).Context;
+            long total = x.Length;
+            bool none = c.Options.Reduction == AslReduction.None;
+            using var xs = DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TLogit>());
+            using var ys = DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TTarget>());
+            using var gradient = c.Gradient ? DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TLogit>()) : null;
+            using var elementLoss = none ? DeviceMemory.Allocate(context, total * Unsafe.SizeOf<TLogit>()) : null;
+            using var loss = DeviceMemory.Allocate(context, sizeof(float));
+            using var statistics = c.Statistics ? DeviceMemory.Allocate(context, 4 * sizeof(double)) : null;
+            xs.Upload<TLogit>(x);
+            ys.Upload<TTarget>(y);
+            foreach (var output in new[] { gradient, elementLoss, loss, statistics }) output?.Fill(0xFF);   // all NaN
 
-        nint At(DeviceMemory? m, int elementSize) => m is null ? 0 : (nint)(m.Pointer + (ulong)(c.ElementOffset * elementSize));
-        MultiLabelGpu.Launch(0, c.Logit, At(xs, Unsafe.SizeOf<TLogit>()), c.Target, At(ys, Unsafe.SizeOf<TTarget>()), c.Count, c.Options,
-            At(gradient, Unsafe.SizeOf<TLogit>()), At(elementLoss, Unsafe.SizeOf<TLogit>()), (nint)loss.Pointer, (nint)(statistics?.Pointer ?? 0));
+            nint At(DeviceMemory? m, int elementSize) => m is null ? 0 : (nint)(m.Pointer + (ulong)(c.ElementOffset * elementSize));
+            MultiLabelGpu.Launch(0, c.Logit, At(xs, Unsafe.SizeOf<TLogit>()), c.Target, At(ys, Unsafe.SizeOf<TTarget>()), c.Count, c.Options,
+                At(gradient, Unsafe.SizeOf<TLogit>()), At(elementLoss, Unsafe.SizeOf<TLogit>()), (nint)loss.Pointer, (nint)(statistics?.Pointer ?? 0));
 
-        var g = new TLogit[c.Gradient ? total : 0];
-        var l = new TLogit[none ? total : 0];
-        gradient?.Download<TLogit>(g);
-        elementLoss?.Download<TLogit>(l);
-        var s = new double[c.Statistics ? 4 : 0];
-        statistics?.Download<double>(s);
-        var result = new float[1];
-        loss.Download<float>(result);
-        return new Outputs<TLogit>(g, l, result[0], s);
+            var g = new TLogit[c.Gradient ? total : 0];
+            var l = new TLogit[none ? total : 0];
+            gradient?.Download<TLogit>(g);
+            elementLoss?.Download<TLogit>(l);
+            var s = new double[c.Statistics ? 4 : 0];
+            statistics?.Download<double>(s);
+            var result = new float[1];
+            loss.Download<float>(result);
+            return new MultiLabelOutputs<TLogit>(g, l, result[0], s);
+        }
     }
 
-    private static GpuCheckResult Compare<TLogit, TTarget>(MultiLabelCase c, string name, TLogit[] x, TTarget[] y, Outputs<TLogit> out_)
+    private static GpuCheckResult Compare<TLogit, TTarget>(MultiLabelCase c, string name, TLogit[] x, TTarget[] y, MultiLabelOutputs<TLogit> out_)
         where TLogit : unmanaged where TTarget : unmanaged
     {
         var o = c.Options;
@@ -206,18 +220,22 @@ public static class MultiLabelGpuChecks
         }
     }
 
-    /// <summary>Logits over [-12, 12] with a few +-30, +-100 and zeros; targets binary, or for float targets a
-    /// third soft values in [0, 1].</summary>
-    private static void Fill<TLogit, TTarget>(TLogit[] x, TTarget[] y, int seed) where TLogit : unmanaged where TTarget : unmanaged
+    /// <summary>Logits over [-12, 12] with a few +-30, +-100 and zeros, none within 1e-3 of the clip kink (p = clip,
+    /// where the gradient jumps and float32 and float64 may land on different sides); targets binary, or for
+    /// float targets a third soft values in [0, 1].</summary>
+    private static void Fill<TLogit, TTarget>(TLogit[] x, TTarget[] y, int seed, double clip) where TLogit : unmanaged where TTarget : unmanaged
     {
         double[] extremes = [30, -30, 100, -100, 0];
+        double kink = clip > 0 ? Math.Log(clip / (1 - clip)) : double.NaN;
         const int chunk = 1 << 16;
         Parallel.For(0, (x.Length + chunk - 1) / chunk, k =>
         {
             var random = new Random(seed * 7919 + k);
             for (int i = k * chunk; i < Math.Min(x.Length, (k + 1) * chunk); i++)
             {
-                double v = random.Next(1000) == 0 ? extremes[random.Next(extremes.Length)] : random.NextDouble() * 24 - 12;
+                double v;
+                do v = random.Next(1000) == 0 ? extremes[random.Next(extremes.Length)] : random.NextDouble() * 24 - 12;
+                while (Math.Abs(v - kink) < 1e-3);
                 x[i] = FromDouble<TLogit>(v);
                 double t = random.NextDouble() < 0.3 ? 1 : 0;
                 if (typeof(TTarget) == typeof(float) && random.Next(3) == 0) t = random.NextDouble();

@@ -13,6 +13,7 @@ public class MultiLabelGpuTests
     public void RequireDevice()
     {
         if (!CudaDevice.IsAvailable) Assert.Ignore("no CUDA device: " + CudaDevice.Describe());
+        TestContext.Progress.WriteLine(GpuCheckKernels.Prewarm());
     }
 
     private static IEnumerable<MultiLabelCase> Variants() => MultiLabelGpuChecks.VariantCases();

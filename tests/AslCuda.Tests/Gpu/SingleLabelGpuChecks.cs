@@ -5,6 +5,15 @@ using AslCuda.Reference;
 
 namespace AslCuda.Tests.Gpu;
 
+/// <summary>What one run of a single-label case wrote (NaN where untouched) and the loss.</summary>
+public sealed record SingleLabelOutputs<T>(T[] Gradient, T[] RowLoss, float Loss);
+
+/// <summary>Something that runs the single-label kernel on a case's inputs: the device, or the host emulation of the tests.</summary>
+public interface ISingleLabelRunner
+{
+    SingleLabelOutputs<TLogit> Run<TLogit, TIndex>(SingleLabelCase c, TLogit[] x, TIndex[] t) where TLogit : unmanaged where TIndex : unmanaged;
+}
+
 /// <summary>One single-label GPU check: element types, options, whether the gradient is asked for, the shape,
 /// and how many rows get an out-of-range target.</summary>
 public sealed record SingleLabelCase(string Name, AslDataType Logit, AslIndexType Target, SingleLabelOptions Options, bool Gradient,
@@ -57,67 +66,71 @@ public static class SingleLabelGpuChecks
         yield return new SingleLabelCase("large", AslDataType.Float32, AslIndexType.Int64, o, true, 6145, 21843);
     }
 
-    public static GpuCheckResult Check(SingleLabelCase c, int seed = 1) => Dispatch(c, seed, repeat: false);
+    /// <summary>Runs the case on device 0 (or through <paramref name="runner"/>) and compares with the oracle.</summary>
+    public static GpuCheckResult Check(SingleLabelCase c, int seed = 1, ISingleLabelRunner? runner = null) =>
+        Dispatch(c, seed, repeat: false, runner ?? new DeviceSingleLabelRunner());
 
     /// <summary>Runs the case twice on the same inputs and requires bit-identical loss and outputs.</summary>
-    public static GpuCheckResult CheckDeterminism(SingleLabelCase c, int seed = 1) => Dispatch(c, seed, repeat: true);
+    public static GpuCheckResult CheckDeterminism(SingleLabelCase c, int seed = 1) => Dispatch(c, seed, repeat: true, new DeviceSingleLabelRunner());
 
-    private static GpuCheckResult Dispatch(SingleLabelCase c, int seed, bool repeat) => (c.Logit, c.Target) switch
+    private static GpuCheckResult Dispatch(SingleLabelCase c, int seed, bool repeat, ISingleLabelRunner runner) => (c.Logit, c.Target) switch
     {
-        (AslDataType.Float32, AslIndexType.Int64) => Run<float, long>(c, seed, repeat),
-        (AslDataType.Float32, _) => Run<float, int>(c, seed, repeat),
-        (AslDataType.Float64, AslIndexType.Int64) => Run<double, long>(c, seed, repeat),
-        (AslDataType.Float64, _) => Run<double, int>(c, seed, repeat),
-        (AslDataType.Float16, AslIndexType.Int64) => Run<Half, long>(c, seed, repeat),
-        (AslDataType.Float16, _) => Run<Half, int>(c, seed, repeat),
-        (AslDataType.BFloat16, AslIndexType.Int64) => Run<BFloat16, long>(c, seed, repeat),
-        _ => Run<BFloat16, int>(c, seed, repeat),
+        (AslDataType.Float32, AslIndexType.Int64) => Run<float, long>(c, seed, repeat, runner),
+        (AslDataType.Float32, _) => Run<float, int>(c, seed, repeat, runner),
+        (AslDataType.Float64, AslIndexType.Int64) => Run<double, long>(c, seed, repeat, runner),
+        (AslDataType.Float64, _) => Run<double, int>(c, seed, repeat, runner),
+        (AslDataType.Float16, AslIndexType.Int64) => Run<Half, long>(c, seed, repeat, runner),
+        (AslDataType.Float16, _) => Run<Half, int>(c, seed, repeat, runner),
+        (AslDataType.BFloat16, AslIndexType.Int64) => Run<BFloat16, long>(c, seed, repeat, runner),
+        _ => Run<BFloat16, int>(c, seed, repeat, runner),
     };
 
-    private sealed record Outputs<T>(T[] Gradient, T[] RowLoss, float Loss);
-
-    private static GpuCheckResult Run<TLogit, TIndex>(SingleLabelCase c, int seed, bool repeat)
+    private static GpuCheckResult Run<TLogit, TIndex>(SingleLabelCase c, int seed, bool repeat, ISingleLabelRunner runner)
         where TLogit : unmanaged where TIndex : unmanaged
     {
         string name = (repeat ? "determinism " : "") + c;
         var x = new TLogit[c.Rows * c.Classes];
         var t = new TIndex[c.Rows];
         var bad = Fill(c, x, t, seed);
-        var first = Launch(c, x, t);
+        var first = runner.Run(c, x, t);
         if (!repeat) return Compare(c, name, x, t, bad, first);
-        var second = Launch(c, x, t);
+        var second = runner.Run(c, x, t);
         bool same = BitConverter.SingleToInt32Bits(first.Loss) == BitConverter.SingleToInt32Bits(second.Loss)
                     && Bytes(first.Gradient).SequenceEqual(Bytes(second.Gradient)) && Bytes(first.RowLoss).SequenceEqual(Bytes(second.RowLoss));
         return new GpuCheckResult(name, same, same ? $"loss {first.Loss:R} twice" : $"loss {first.Loss:R} then {second.Loss:R}, or outputs differ");
     }
 
-    private static Outputs<TLogit> Launch<TLogit, TIndex>(SingleLabelCase c, TLogit[] x, TIndex[] t)
-        where TLogit : unmanaged where TIndex : unmanaged
+    /// <summary>Runs cases through <see cref="SingleLabelGpu.Launch"/> on device 0.</summary>
+    private sealed class DeviceSingleLabelRunner : ISingleLabelRunner
     {
-        var context = GpuDevice.Get(0).Context;
-        bool none = c.Options.Reduction == AslReduction.None;
-        using var xs = DeviceMemory.Allocate(context, x.LongLength * Unsafe.SizeOf<TLogit>());
-        using var ts = DeviceMemory.Allocate(context, t.LongLength * Unsafe.SizeOf<TIndex>());
-        using var gradient = c.Gradient ? DeviceMemory.Allocate(context, x.LongLength * Unsafe.SizeOf<TLogit>()) : null;
-        using var rowLoss = none ? DeviceMemory.Allocate(context, c.Rows * Unsafe.SizeOf<TLogit>()) : null;
-        using var loss = DeviceMemory.Allocate(context, sizeof(float));
-        xs.Upload<TLogit>(x);
-        ts.Upload<TIndex>(t);
-        foreach (var output in new[] { gradient, rowLoss, loss }) output?.Fill(0xFF);   // all NaN
+        public SingleLabelOutputs<TLogit> Run<TLogit, TIndex>(SingleLabelCase c, TLogit[] x, TIndex[] t)
+            where TLogit : unmanaged where TIndex : unmanaged
+        {
+            var context = GpuDevice.Get(0).Context;
+            bool none = c.Options.Reduction == AslReduction.None;
+            using var xs = DeviceMemory.Allocate(context, x.LongLength * Unsafe.SizeOf<TLogit>());
+            using var ts = DeviceMemory.Allocate(context, t.LongLength * Unsafe.SizeOf<TIndex>());
+            using var gradient = c.Gradient ? DeviceMemory.Allocate(context, x.LongLength * Unsafe.SizeOf<TLogit>()) : null;
+            using var rowLoss = none ? DeviceMemory.Allocate(context, c.Rows * Unsafe.SizeOf<TLogit>()) : null;
+            using var loss = DeviceMemory.Allocate(context, sizeof(float));
+            xs.Upload<TLogit>(x);
+            ts.Upload<TIndex>(t);
+            foreach (var output in new[] { gradient, rowLoss, loss }) output?.Fill(0xFF);   // all NaN
 
-        SingleLabelGpu.Launch(0, c.Logit, (nint)xs.Pointer, c.Target, (nint)ts.Pointer, c.Rows, c.Classes, c.Options,
-            (nint)(gradient?.Pointer ?? 0), (nint)(rowLoss?.Pointer ?? 0), (nint)loss.Pointer);
+            SingleLabelGpu.Launch(0, c.Logit, (nint)xs.Pointer, c.Target, (nint)ts.Pointer, c.Rows, c.Classes, c.Options,
+                (nint)(gradient?.Pointer ?? 0), (nint)(rowLoss?.Pointer ?? 0), (nint)loss.Pointer);
 
-        var g = new TLogit[c.Gradient ? x.LongLength : 0];
-        var l = new TLogit[none ? c.Rows : 0];
-        gradient?.Download<TLogit>(g);
-        rowLoss?.Download<TLogit>(l);
-        var result = new float[1];
-        loss.Download<float>(result);
-        return new Outputs<TLogit>(g, l, result[0]);
+            var g = new TLogit[c.Gradient ? x.LongLength : 0];
+            var l = new TLogit[none ? c.Rows : 0];
+            gradient?.Download<TLogit>(g);
+            rowLoss?.Download<TLogit>(l);
+            var result = new float[1];
+            loss.Download<float>(result);
+            return new SingleLabelOutputs<TLogit>(g, l, result[0]);
+        }
     }
 
-    private static GpuCheckResult Compare<TLogit, TIndex>(SingleLabelCase c, string name, TLogit[] x, TIndex[] t, HashSet<long> bad, Outputs<TLogit> out_)
+    private static GpuCheckResult Compare<TLogit, TIndex>(SingleLabelCase c, string name, TLogit[] x, TIndex[] t, HashSet<long> bad, SingleLabelOutputs<TLogit> out_)
         where TLogit : unmanaged where TIndex : unmanaged
     {
         var o = c.Options;

@@ -1,4 +1,3 @@
-using System.Text;
 using AslCuda.Gpu;
 
 namespace AslCuda.Tests.Nvrtc;
@@ -74,24 +73,8 @@ public class SingleLabelKernelCompileTests
             new SingleLabelLayout(256, 32, 4))));
     }
 
-    private static void AssertCompilesCleanly(SingleLabelVariant variant, int architecture)
-    {
-        var program = SingleLabelVariant.Program;
-        var output = AslCuda.Cuda.Nvrtc.Compile(program.Source, program.FileName, program.Headers,
-            [$"--gpu-architecture=sm_{architecture}", "--std=c++17", "--ptxas-options=-v", .. variant.Defines]);
-        string ptx = Encoding.UTF8.GetString(output.Ptx).TrimEnd('\0');
-        // With -v the log holds ptxas's resource report (lines starting "ptxas"); anything else is a warning.
-        string[] lines = output.Log.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.Multiple(() =>
-        {
-            Assert.That(lines.Where(l => !l.StartsWith("ptxas", StringComparison.Ordinal) || l.Contains("warning")), Is.Empty, "NVRTC log (warnings)");
-            Assert.That(lines.Where(l => l.Contains("spill stores")).ToArray(), Has.Length.EqualTo(2).And.All.Contains("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"));
-            Assert.That(ptx, Does.Contain(".entry asl_singlelabel("));
-            Assert.That(ptx, Does.Contain(".entry asl_singlelabel_finish("));
-            Assert.That(ptx, Does.Not.Contain(".local"), "local memory");
-            Assert.That(output.Cubin, Is.Not.Null);
-        });
-    }
+    private static void AssertCompilesCleanly(SingleLabelVariant variant, int architecture) =>
+        KernelCompileAssert.CompilesCleanly(SingleLabelVariant.Program, variant.Defines, architecture, "asl_singlelabel", "asl_singlelabel_finish");
 
     private static string Describe(SingleLabelVariant v) =>
         $"{v.Logit}-{v.Target}-{(v.Gradient ? "grad" : "forward")}-{v.Gammas}{(v.RowLoss ? "-none" : "")}-{v.Layout.GroupSize}x{v.Layout.ValuesPerThread}";

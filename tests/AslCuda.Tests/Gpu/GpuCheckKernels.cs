@@ -1,0 +1,26 @@
+using AslCuda.Gpu;
+
+namespace AslCuda.Tests.Gpu;
+
+/// <summary>The kernel variants the GPU checks use, compiled up front on all cores (NVRTC is thread-safe), so
+/// the checks measure the kernels rather than minutes of one-at-a-time compiles. NUnit-free: the GPU check
+/// tool links this file too.</summary>
+public static class GpuCheckKernels
+{
+    /// <summary>Compiles (or loads from the kernel cache) every variant for device 0; returns a one-line summary.</summary>
+    public static string Prewarm()
+    {
+        var started = DateTime.UtcNow;
+        var device = GpuDevice.Get(0);
+        var programs = MultiLabelGpuChecks.VariantCases().Concat(MultiLabelGpuChecks.SizeCases())
+            .Select(c => (MultiLabelVariant.Program, MultiLabelVariant.For(c.Logit, c.Target, c.Options, c.Gradient, c.Statistics).Defines))
+            .Concat(SingleLabelGpuChecks.VariantCases().Concat(SingleLabelGpuChecks.SizeCases())
+                .Select(c => (SingleLabelVariant.Program, SingleLabelVariant.For(c.Logit, c.Target, c.Classes, c.Options, c.Gradient).Defines)))
+            .DistinctBy(p => p.Program.FileName + " " + string.Join(' ', p.Defines))
+            .ToList();
+        int before = KernelCache.Shared.CompilationCount;
+        Parallel.ForEach(programs, p => KernelCache.Shared.Get(p.Program, p.Defines, device.ComputeCapability));
+        return $"{programs.Count} kernel variants for sm_{device.ComputeCapability} ready in {(DateTime.UtcNow - started).TotalSeconds:F1} s " +
+               $"({KernelCache.Shared.CompilationCount - before} compiled by NVRTC, the rest from the cache)";
+    }
+}

@@ -1,0 +1,57 @@
+// Runs kernels/asl_multilabel.cu on the host, one thread per block (see cuda_host_shim.h).
+// usage: host_multilabel DIR COUNT OFFSET GRID CLIP EPS LOG_EPS GAMMA_POS GAMMA_NEG GRADIENT_SCALE
+// reads DIR/x.bin, DIR/y.bin (OFFSET + COUNT elements); writes DIR/gradient.bin, DIR/loss.bin (same layout,
+// NaN where not written) and DIR/sums.bin (the block partials added in block order: loss [, 4 statistics]).
+#include "cuda_host_shim.h"
+#include ASL_KERNEL
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+template <typename T> static std::vector<T> read_file(const char* dir, const char* name, long long count)
+{
+    std::vector<T> data(count);
+    char path[4096];
+    std::snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE* f = std::fopen(path, "rb");
+    if (!f || std::fread(data.data(), sizeof(T), count, f) != (size_t)count) { std::fprintf(stderr, "cannot read %s\n", path); std::exit(2); }
+    std::fclose(f);
+    return data;
+}
+
+template <typename T> static void write_file(const char* dir, const char* name, const std::vector<T>& data)
+{
+    char path[4096];
+    std::snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE* f = std::fopen(path, "wb");
+    std::fwrite(data.data(), sizeof(T), data.size(), f);
+    std::fclose(f);
+}
+
+int main(int argc, char** argv)
+{
+    if (argc != 11) { std::fprintf(stderr, "usage: see the header\n"); return 2; }
+    const char* dir = argv[1];
+    long long count = std::atoll(argv[2]), offset = std::atoll(argv[3]);
+    int grid = std::atoi(argv[4]);
+    float clip = std::strtof(argv[5], 0), eps = std::strtof(argv[6], 0), log_eps = std::strtof(argv[7], 0);
+    float gamma_pos = std::strtof(argv[8], 0), gamma_neg = std::strtof(argv[9], 0), gradient_scale = std::strtof(argv[10], 0);
+    auto x = read_file<Logit>(dir, "x.bin", offset + count);
+    auto y = read_file<Target>(dir, "y.bin", offset + count);
+    std::vector<Logit> gradient(offset + count, LogitCodec::store(NAN)), loss(offset + count, LogitCodec::store(NAN));
+    std::vector<double> partials(ASL_SUM_COUNT * grid);
+    gridDim.x = grid;
+    for (int b = 0; b < grid; b++)
+    {
+        blockIdx.x = b;
+        asl_multilabel(x.data() + offset, y.data() + offset, count, gradient.data() + offset, loss.data() + offset, partials.data(),
+                       clip, eps, log_eps, gamma_pos, gamma_neg, gradient_scale);
+    }
+    std::vector<double> sums(ASL_SUM_COUNT, 0.0);
+    for (int s = 0; s < ASL_SUM_COUNT; s++)
+        for (int b = 0; b < grid; b++) sums[s] += partials[s * grid + b];
+    write_file(dir, "gradient.bin", gradient);
+    write_file(dir, "loss.bin", loss);
+    write_file(dir, "sums.bin", sums);
+    return 0;
+}
