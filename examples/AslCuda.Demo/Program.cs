@@ -82,7 +82,10 @@ static double RelativeError(Tensor actual, Tensor expected) =>
 
 static double MedianMilliseconds(Func<(Tensor, Tensor)> action, int repeats, Device device)
 {
-    for (int i = 0; i < 3; i++)                                   // warm-up: JIT, allocator, thread pool
+    // Warm-up: allocator, thread pool, and tiered JIT, which promotes the hot loops to optimized code only after
+    // some hundred calls or a second; before that a fused pass runs up to twice as slow as it will in training.
+    var warmUp = Stopwatch.StartNew();
+    for (int i = 0; i < 3 || warmUp.Elapsed < TimeSpan.FromSeconds(1); i++)
         using (torch.NewDisposeScope()) action();
     var times = new double[repeats];
     for (int i = 0; i < repeats; i++)

@@ -160,6 +160,9 @@ public static unsafe class SingleLabelCpu
         }
     }
 
+    // AggressiveOptimization: tier-0 code runs every Vector256 operation as a call (~30x slower), and a training
+    // loop would spend its first few hundred steps there before tiering promotes the loops.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double RunChunk<TX, TMode>(in Request r, in Parameters k, int chunk, int rowsPerChunk)
         where TX : IElementCodec where TMode : IGradientMode
     {
@@ -188,6 +191,7 @@ public static unsafe class SingleLabelCpu
     }
 
     /// <summary>One row: returns its loss and, in gradient mode, writes its gradient row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Row<TX, TMode>(in Request r, in Parameters k, long row, float* xs, float* es)
         where TX : IElementCodec where TMode : IGradientMode
     {
