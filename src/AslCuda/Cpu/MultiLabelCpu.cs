@@ -145,7 +145,7 @@ public static unsafe class MultiLabelCpu
     /// <summary>Loop invariants as vectors, built once per call.</summary>
     private readonly struct Parameters
     {
-        public readonly Vector256<float> GammaPos, GammaNeg, Clip, Eps, LogEps, GradientScale;
+        public readonly Vector256<float> GammaPos, GammaNeg, Clip, Eps, LogEps, GradientScale, NegligibleNegativeLogit, NegligiblePositiveLogit;
         public readonly int IntGammaPos, IntGammaNeg, IntGammaPosMinusOne, IntGammaNegMinusOne;
         public readonly bool Focusing, IntegerGammas, Clipping;
 
@@ -156,6 +156,9 @@ public static unsafe class MultiLabelCpu
             Clip = Vector256.Create((float)o.Clip);
             Eps = Vector256.Create((float)o.Eps);
             LogEps = Vector256.Create((float)Math.Log(o.Eps));
+            // ln(float.MinNormal) = -87.34: where p^(gamma_neg + 1) or q^(gamma_pos + 1) drops below it.
+            NegligibleNegativeLogit = Vector256.Create((float)(-87.336544 / (o.GammaNeg + 1)));
+            NegligiblePositiveLogit = Vector256.Create((float)(87.336544 / (o.GammaPos + 1)));
             GradientScale = Vector256.Create(o.Reduction == AslReduction.Mean && count > 0 ? (float)(1.0 / count) : 1f);
             Focusing = o.HasFocusing;
             IntegerGammas = o.HasIntegerGammas;
@@ -246,8 +249,13 @@ public static unsafe class MultiLabelCpu
             var ex = VectorMath.Exp(-Vector256.Abs(x));
             var r = one / (one + ex);
             var nonNegative = Vector256.GreaterThanOrEqual(x, zero);
-            var p = Vector256.ConditionalSelect(nonNegative, r, ex * r);
-            var q = Vector256.ConditionalSelect(nonNegative, ex * r, r);
+            var pExact = Vector256.ConditionalSelect(nonNegative, r, ex * r);
+            var qExact = Vector256.ConditionalSelect(nonNegative, ex * r, r);
+            // A negative far below 0 (a positive far above) has a loss and gradient under float's normal range,
+            // about p^(gamma_neg + 1) (q^(gamma_pos + 1)). Zeroing its small probability makes them exact zeros
+            // instead of subnormal products, which take a slow path on x86 (2.4x slower passes were measured).
+            var p = pExact & ~(Vector256.Equals(y, zero) & Vector256.LessThan(x, k.NegligibleNegativeLogit));
+            var q = qExact & ~(Vector256.Equals(y, one) & Vector256.GreaterThan(x, k.NegligiblePositiveLogit));
 
             var xn = k.Clipping ? Vector256.MinNative(q + k.Clip, one) : q;
             var negY = one - y;
@@ -310,9 +318,9 @@ public static unsafe class MultiLabelCpu
             {
                 var yLive = y & live;
                 var negYLive = negY & live;
-                sums.PPositive = AddWidened(sums.PPositive, p * yLive);
+                sums.PPositive = AddWidened(sums.PPositive, pExact * yLive);
                 sums.CountPositive = AddWidened(sums.CountPositive, yLive);
-                sums.PNegative = AddWidened(sums.PNegative, p * negYLive);
+                sums.PNegative = AddWidened(sums.PNegative, pExact * negYLive);
                 sums.CountNegative = AddWidened(sums.CountNegative, negYLive);
             }
         }

@@ -152,6 +152,29 @@ public class MultiLabelCpuTests
     }
 
     [Test]
+    public void FarLogitsGiveTheOracleOrZerosBelowFloatRange([Values] bool detach)
+    {
+        // Elements whose loss and gradient fall under float's normal range come out as exact zeros (no
+        // subnormal arithmetic); every other element still matches the oracle.
+        foreach (var o in new[] { new AslOptions { GammaNeg = 4, GammaPos = 1, Clip = 0 }, new AslOptions { GammaNeg = 2, GammaPos = 2, Clip = 0 } })
+        foreach (float y in new[] { 0f, 1f })
+        {
+            var options = o with { Reduction = AslReduction.None, DetachFocalWeight = detach };
+            var x = Enumerable.Range(0, 1200).Select(i => (y == 0 ? -1 : 1) * (8 + i * 0.05f)).ToArray();
+            var loss = Poisoned(x.Length);
+            var gradient = Poisoned(x.Length);
+            MultiLabelCpu.Compute<float, float>(x, Enumerable.Repeat(y, x.Length).ToArray(), options, gradient, loss);
+            for (int i = 0; i < x.Length; i++)
+            {
+                double refLoss = MultiLabelReference.ElementLoss(x[i], y, options), refGradient = MultiLabelReference.ElementGradient(x[i], y, options);
+                Assert.That(loss[i], Is.EqualTo(refLoss).Within(1e-5 * Math.Abs(refLoss) + 1e-36), $"loss x={x[i]} y={y} {options}");
+                Assert.That(gradient[i], Is.EqualTo(refGradient).Within(1e-5 * Math.Abs(refGradient) + 1e-36), $"gradient x={x[i]} y={y} {options}");
+                Assert.That(float.IsSubnormal(loss[i]) || float.IsSubnormal(gradient[i]), Is.False, $"subnormal result at x={x[i]}");
+            }
+        }
+    }
+
+    [Test]
     public void TargetsOutsideUnitIntervalAreRejected()
     {
         float[] x = new float[20];
