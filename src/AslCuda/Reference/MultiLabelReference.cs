@@ -14,7 +14,16 @@ public static class MultiLabelReference
     }
 
     /// <summary>d loss_elem / dx, with PyTorch's clamp and pow gradient conventions.</summary>
-    public static double ElementGradient(double x, double y, AslOptions options)
+    public static double ElementGradient(double x, double y, AslOptions options) => GradientTerms(x, y, options).Value;
+
+    /// <summary>
+    /// The gradient's expression evaluated with the absolute value of every term. A float32 evaluation's
+    /// rounding error is a few ulps of this, not of the gradient, which cancels where p is close to a soft
+    /// target (the gradient p - y without focusing): tests scale their tolerance by it.
+    /// </summary>
+    public static double ElementGradientMagnitude(double x, double y, AslOptions options) => GradientTerms(x, y, options).Magnitude;
+
+    private static (double Value, double Magnitude) GradientTerms(double x, double y, AslOptions options)
     {
         var e = Evaluate(x, y, options);
         double clip = options.Clip;
@@ -24,12 +33,16 @@ public static class MultiLabelReference
         double dlp = e.P >= options.Eps ? e.Q : 0;                      // (1/p) * s
         double dln = e.Xn >= options.Eps ? dxn / e.Xn : 0;              // clamp(min=eps) passes where v >= eps
         double dl0 = y * dlp + (1 - y) * dln;
+        double dl0Magnitude = Math.Abs(y * dlp) + Math.Abs((1 - y) * dln);
         if (options.DetachFocalWeight || !options.HasFocusing)
-            return -(e.W * dl0);
+            return (-(e.W * dl0), Math.Abs(e.W) * dl0Magnitude);
 
+        // L0 = y lp + (1 - y) ln adds two logs of probabilities (both <= 0): it does not cancel.
         double dpt = y * s + (1 - y) * dxn;
-        double dw = e.G == 0 ? 0 : -e.G * Math.Pow(e.OneMinusPt, e.G - 1) * dpt;
-        return -(e.W * dl0 + e.L0 * dw);
+        double dptMagnitude = Math.Abs(y * s) + Math.Abs((1 - y) * dxn);
+        double dwScale = e.G == 0 ? 0 : -e.G * Math.Pow(e.OneMinusPt, e.G - 1);
+        return (-(e.W * dl0 + e.L0 * dwScale * dpt),
+                Math.Abs(e.W) * dl0Magnitude + Math.Abs(e.L0 * dwScale) * dptMagnitude);
     }
 
     /// <summary>The reduced loss: one value for sum/mean, else one per element.</summary>
@@ -59,6 +72,17 @@ public static class MultiLabelReference
         for (int i = 0; i < x.Length; i++)
             grad[i] = scale * ElementGradient(x[i], y[i], options);
         return grad;
+    }
+
+    /// <summary><see cref="ElementGradientMagnitude"/> for every element, scaled as <see cref="Gradient"/>.</summary>
+    public static double[] GradientMagnitude(ReadOnlySpan<double> x, ReadOnlySpan<double> y, AslOptions options)
+    {
+        CheckLengths(x, y);
+        double scale = options.Reduction == AslReduction.Mean ? 1.0 / x.Length : 1.0;
+        var magnitude = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+            magnitude[i] = scale * ElementGradientMagnitude(x[i], y[i], options);
+        return magnitude;
     }
 
     /// <summary>Sums of p over positives and negatives, weighted by y and 1 - y (ASL.md section 3).</summary>

@@ -71,6 +71,13 @@ public static class TestData
         return Math.Sqrt(diff / norm);
     }
 
+    public static double Norm(ReadOnlySpan<double> values)
+    {
+        double sum = 0;
+        foreach (double v in values) sum += v * v;
+        return Math.Sqrt(sum);
+    }
+
     public static double RelativeError(double actual, double expected) => RelativeError([actual], [expected]);
 
     public static float[] ToSingle(double[] values) => Array.ConvertAll(values, v => (float)v);
