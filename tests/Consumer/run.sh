@@ -56,6 +56,11 @@ dotnet add package AslCuda.TorchSharp --version "$version" --no-restore >/dev/nu
 
 step "build and run"
 dotnet build -c Release >"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log"; fail "build"; }
+# Where libstdc++ lacks GLIBCXX_3.4.32 (Debian 12), the package's buildTransitive target must have patched TorchSharp.
+if ! grep -q GLIBCXX_3.4.32 /usr/lib/x86_64-linux-gnu/libstdc++.so.6 2>/dev/null; then
+  readelf -d bin/Release/net10.0/runtimes/linux-x64/native/libLibTorchSharp.so | grep -q libaslcuda_glibcxx_shim.so ||
+    fail "AslCuda.TorchSharp's buildTransitive GLIBCXX fix did not patch libLibTorchSharp.so"
+fi
 dotnet run -c Release --no-build || fail "the app's forward+backward (see above)"
 
 step "publish self-contained linux-x64"
