@@ -17,6 +17,7 @@ packages_cache=${NUGET_PACKAGES:-$HOME/.nuget/packages}
 cleanup() {
   rm -rf "$work"
   rm -rf "$packages_cache/aslcuda/0.1.0-$suffix" "$packages_cache/aslcuda.torchsharp/0.1.0-$suffix"
+  rmdir "$packages_cache/aslcuda" "$packages_cache/aslcuda.torchsharp" 2>/dev/null || true   # only when empty
 }
 trap cleanup EXIT
 fail() { echo "consumer test: FAILED ($*)"; exit 1; }
