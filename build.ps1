@@ -1,5 +1,7 @@
 # AslCuda build entry point for Windows / PowerShell (same commands as build.sh).
-#   ./build.ps1 test | demo | bench [filter] | train [args] | gpu
+#   ./build.ps1 test | demo | bench [filter] | train [args] | gpu | pack
+#   pack: NuGet packages AslCuda and AslCuda.TorchSharp (+ .snupkg) into artifacts/packages ($env:ASLCUDA_PACKAGE_OUTPUT;
+#         $env:ASLCUDA_VERSION_SUFFIX makes a pre-release)
 param([string]$Command = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -27,6 +29,17 @@ switch ($Command) {
         Invoke-Checked { dotnet run -c Release --project bench/AslCuda.Bench -- --filter $filter }
     }
     "train" { Invoke-Checked { dotnet run -c Release --project examples/AslCuda.Train -- @Rest } }
+    "pack" {
+        $output = if ($env:ASLCUDA_PACKAGE_OUTPUT) { $env:ASLCUDA_PACKAGE_OUTPUT } else { "artifacts/packages" }
+        $commit = git rev-parse HEAD 2>$null
+        $properties = @("-p:ContinuousIntegrationBuild=true", "-p:RepositoryCommit=$(if ($commit) { $commit } else { 'unknown' })")
+        $origin = git remote get-url origin 2>$null
+        if ($origin -like "https://*") { $properties += "-p:RepositoryUrl=$($origin -replace '\.git$', '')" }
+        if ($env:ASLCUDA_VERSION_SUFFIX) { $properties += "-p:VersionSuffix=$env:ASLCUDA_VERSION_SUFFIX" }
+        foreach ($project in "src/AslCuda/AslCuda.csproj", "src/AslCuda.TorchSharp/AslCuda.TorchSharp.csproj") {
+            Invoke-Checked { dotnet pack $project -c Release -o $output @properties }
+        }
+    }
     "gpu" { Write-Error "the GPU check is published for linux-x64 by build.sh gpu (bash bench/gpu/publish.sh)" }
-    default { Write-Error "usage: ./build.ps1 [test|demo|bench [filter]|train [args]|gpu]" }
+    default { Write-Error "usage: ./build.ps1 [test|demo|bench [filter]|train [args]|gpu|pack]" }
 }

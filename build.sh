@@ -5,6 +5,8 @@
 #   ./build.sh bench   BenchmarkDotNet suites (pass a filter after it, default '*')
 #   ./build.sh train   the multi-label training example (BCE, focal, ASL, adaptive ASL)
 #   ./build.sh gpu     publish the self-contained GPU check into bench/gpu/publish (see bench/gpu/README.md)
+#   ./build.sh pack    NuGet packages AslCuda and AslCuda.TorchSharp (+ .snupkg) into artifacts/packages
+#                      ($ASLCUDA_PACKAGE_OUTPUT; $ASLCUDA_VERSION_SUFFIX makes a pre-release, e.g. ci.42)
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -47,6 +49,20 @@ ensure_patch_tools() {
   fi
 }
 
+# Packs the two library projects (only they are packable). The repository URL is the origin remote's when it
+# is a web address; the commit is recorded either way.
+pack_packages() {
+  local output=$1 properties=(-p:ContinuousIntegrationBuild=true -p:RepositoryCommit="$(git rev-parse HEAD 2>/dev/null || echo unknown)")
+  local origin
+  origin=$(git remote get-url origin 2>/dev/null || true)
+  case "$origin" in https://*) properties+=(-p:RepositoryUrl="${origin%.git}") ;; esac
+  [ -n "${ASLCUDA_VERSION_SUFFIX:-}" ] && properties+=(-p:VersionSuffix="$ASLCUDA_VERSION_SUFFIX")
+  mkdir -p "$output"
+  for project in src/AslCuda/AslCuda.csproj src/AslCuda.TorchSharp/AslCuda.TorchSharp.csproj; do
+    dotnet pack "$project" -c Release -o "$output" "${properties[@]}"
+  done
+}
+
 case "${1:-test}" in
   test)
     ensure_nvrtc
@@ -70,8 +86,11 @@ case "${1:-test}" in
   gpu)
     bash bench/gpu/publish.sh
     ;;
+  pack)
+    pack_packages "${ASLCUDA_PACKAGE_OUTPUT:-artifacts/packages}"
+    ;;
   *)
-    echo "usage: ./build.sh [test|demo|bench [filter]|train [args]|gpu]" >&2
+    echo "usage: ./build.sh [test|demo|bench [filter]|train [args]|gpu|pack]" >&2
     exit 2
     ;;
 esac

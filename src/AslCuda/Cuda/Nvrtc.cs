@@ -21,7 +21,17 @@ internal static unsafe partial class Nvrtc
         throw new NvrtcException(call, status, name != null ? Marshal.PtrToStringUTF8((nint)name)! : $"nvrtcResult {status}", log);
     }
 
-    [LibraryImport(Library)] public static partial int nvrtcVersion(out int major, out int minor);
+    /// <summary>Bound through the library's handle rather than [LibraryImport], because the version is what decides
+    /// which of several NVRTC libraries to use (<see cref="NativeLibraries.SelectNvrtc"/>), before one is chosen.</summary>
+    public static int nvrtcVersion(nint library, out int major, out int minor)
+    {
+        var function = (delegate* unmanaged<int*, int*, int>)NativeLibrary.GetExport(library, nameof(nvrtcVersion));
+        int maj, min;
+        int status = function(&maj, &min);
+        (major, minor) = (maj, min);
+        return status;
+    }
+
     [LibraryImport(Library)] public static partial int nvrtcGetNumSupportedArchs(out int count);
     [LibraryImport(Library)] public static partial int nvrtcGetSupportedArchs(int* architectures);
     [LibraryImport(Library)] public static partial byte* nvrtcGetErrorString(int result);
@@ -41,8 +51,7 @@ internal static unsafe partial class Nvrtc
     {
         get
         {
-            NativeLibraries.LoadNvrtc();
-            Check(nvrtcVersion(out int major, out int minor), nameof(nvrtcVersion));
+            Check(nvrtcVersion(NativeLibraries.LoadNvrtc(), out int major, out int minor), nameof(nvrtcVersion));
             return new Version(major, minor);
         }
     }
@@ -68,6 +77,7 @@ internal static unsafe partial class Nvrtc
     public static Output Compile(string source, string name, IReadOnlyDictionary<string, string> headers, IReadOnlyList<string> options)
     {
         NativeLibraries.LoadNvrtc();
+        RejectUnloadablePtx(options);
         var pinned = new List<GCHandle>();
         try
         {
@@ -116,6 +126,19 @@ internal static unsafe partial class Nvrtc
         {
             foreach (var handle in pinned) handle.Free();
         }
+    }
+
+    /// <summary>A virtual target (compute_XY) means PTX for the driver to JIT; a driver older than this NVRTC cannot
+    /// (CUDA_ERROR_UNSUPPORTED_PTX_VERSION), so say so now, with both versions and the fix.</summary>
+    private static void RejectUnloadablePtx(IReadOnlyList<string> options)
+    {
+        var choice = NativeLibraries.NvrtcChoice;
+        if (choice.PtxLoadable) return;
+        string? virtualTarget = options.FirstOrDefault(o => o.StartsWith("--gpu-architecture=compute_", StringComparison.Ordinal));
+        if (virtualTarget is null) return;
+        throw new NotSupportedException(
+            $"{virtualTarget} asks NVRTC for PTX, but {choice.Reason}. Fix: install an NVRTC not newer than the driver's " +
+            $"CUDA version (set {NativeLibraries.Nvrtc.OverrideVariable} to its library), or update the NVIDIA driver.");
     }
 
     private static string ProgramLog(nint program)

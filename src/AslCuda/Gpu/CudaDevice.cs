@@ -42,7 +42,7 @@ public static class CudaDevice
         }
         try
         {
-            lines.Add($"NVRTC {Nvrtc.Version} (sm_{string.Join(", sm_", Nvrtc.SupportedArchitectures())})");
+            lines.Add($"{NativeLibraries.NvrtcChoice.Reason} (sm_{string.Join(", sm_", Nvrtc.SupportedArchitectures())})");
         }
         catch (Exception e) when (e is CudaLibraryNotFoundException or NvrtcException)
         {
