@@ -48,6 +48,7 @@ public static unsafe class SingleLabelCpu
         Span<TLogit> gradient = default, Span<TLogit> rowLoss = default)
         where TLogit : unmanaged where TIndex : unmanaged
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegative(classes);
         long count = (long)target.Length * classes;
         if (input.Length != count)
@@ -72,13 +73,17 @@ public static unsafe class SingleLabelCpu
     public static double Compute(AslDataType logitType, void* input, AslIndexType targetType, void* target,
         long rows, long classes, SingleLabelOptions options, void* gradient, void* rowLoss)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(classes);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(classes, Array.MaxLength / 2);
+        MultiLabelCpu.CheckDataType(logitType, nameof(logitType));
+        if (rows > 0 && classes > 0 && input is null) throw new ArgumentNullException(nameof(input), $"input is null but holds {rows} x {classes} logits.");
+        if (rows > 0 && target is null) throw new ArgumentNullException(nameof(target), $"target is null but holds {rows} class indices.");
         if (!logitType.IsFloatingPoint())
             throw new ArgumentException($"logits must be floating point, got {logitType}.", nameof(logitType));
         if (!Enum.IsDefined(targetType))
-            throw new ArgumentOutOfRangeException(nameof(targetType), targetType, "targets must be int64 or int32 class indices.");
+            throw new ArgumentOutOfRangeException(nameof(targetType), targetType, $"targetType {(int)targetType} is not an AslIndexType: targets must be int64 or int32 class indices.");
         if (options.Reduction == AslReduction.None && rowLoss is null && rows > 0)
             throw new ArgumentException("reduction none needs a row loss buffer.", nameof(rowLoss));
         CheckTargets(targetType, target, rows, classes);
