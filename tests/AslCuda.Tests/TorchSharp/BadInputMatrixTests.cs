@@ -147,6 +147,25 @@ public unsafe class BadInputMatrixTests
     }
 
     [Test]
+    public void InfiniteMultiLabelLogitsGiveTheClampedLossAndZeroGradientLikeComposed()
+    {
+        var y = torch.tensor(new float[] { 0, 1, 0, 1, 0 });
+        (float[] Loss, float[] Grad) Run(AslBackend backend)
+        {
+            var x = torch.tensor(new[] { float.PositiveInfinity, float.PositiveInfinity, float.NegativeInfinity, float.NegativeInfinity, 0.5f })
+                .requires_grad_(true);
+            var loss = AslFunctional.asymmetric_loss(x, y, reduction: Reduction.None, backend: backend);
+            loss.sum().backward();
+            return (loss.data<float>().ToArray(), x.grad!.data<float>().ToArray());
+        }
+        var expected = Run(AslBackend.Composed);
+        var actual = Run(AslBackend.Fused);
+        Assert.That(actual.Loss, Is.EqualTo(expected.Loss).Within(1e-4).Percent);
+        Assert.That(actual.Grad.Take(4), Is.All.EqualTo(0f));
+        Assert.That(actual.Loss.All(float.IsFinite) && actual.Grad.All(float.IsFinite));
+    }
+
+    [Test]
     public void SmallestEpsAndLargestGammaGiveFiniteLossAndGradient()
     {
         // Defect: eps = 1e-46 rounded to 0 in float32 and logits of +-100 without clip got NaN gradients; a gamma
