@@ -44,11 +44,12 @@ internal sealed class MultiLabelFunction : autograd.SingleTensorFunction<MultiLa
         bool createGraph = torch.is_grad_enabled();           // the engine runs backward in grad mode iff create_graph
         if (createGraph || target.requires_grad)
         {
+            // Without a graph the fused gradient is the input's, and cheaper: Composed gives only what it lacks.
+            bool composedInput = createGraph && input.requires_grad;
             var options = (AslOptions)ctx.get_data(nameof(AslOptions));
             var (inputGradient, targetGradient) = ComposedGradient.MultiLabel(input, target, options, grad_output,
-                wantInput: input.requires_grad, wantTarget: target.requires_grad, createGraph);
-            // Without a graph the fused gradient is the same value, and cheaper.
-            if (!createGraph && gradient is not null) inputGradient = ComposedGradient.Scale(gradient, grad_output);
+                wantInput: composedInput, wantTarget: target.requires_grad, createGraph);
+            if (!composedInput && gradient is not null) inputGradient = ComposedGradient.Scale(gradient, grad_output);
             return [inputGradient!, targetGradient!, null!, null!];
         }
         return [gradient is null ? null! : ComposedGradient.Scale(gradient, grad_output), null!, null!, null!];
