@@ -17,7 +17,7 @@ public sealed class AdaptiveAsymmetry
     /// <param name="targetGap">dp_target, in (-1, 1).</param>
     /// <param name="step">lambda, the change of gamma_neg per unit of gap error; finite and &gt; 0.</param>
     /// <param name="gammaMin">Lower bound of gamma_neg; finite and &gt;= 0.</param>
-    /// <param name="gammaMax">Upper bound of gamma_neg; finite and &gt;= <paramref name="gammaMin"/>.</param>
+    /// <param name="gammaMax">Upper bound of gamma_neg; in [<paramref name="gammaMin"/>, <see cref="AslOptions.MaxGamma"/>].</param>
     public AdaptiveAsymmetry(AsymmetricLoss loss, double targetGap, double step, double gammaMin = 0, double gammaMax = 8)
     {
         ArgumentNullException.ThrowIfNull(loss);
@@ -27,8 +27,9 @@ public sealed class AdaptiveAsymmetry
             throw new ArgumentOutOfRangeException(nameof(step), step, "the step must be finite and > 0.");
         if (!(double.IsFinite(gammaMin) && gammaMin >= 0))
             throw new ArgumentOutOfRangeException(nameof(gammaMin), gammaMin, "gammaMin must be finite and >= 0.");
-        if (!(double.IsFinite(gammaMax) && gammaMax >= gammaMin))
-            throw new ArgumentOutOfRangeException(nameof(gammaMax), gammaMax, $"gammaMax must be finite and >= gammaMin ({gammaMin}).");
+        if (!(gammaMax >= gammaMin && gammaMax <= AslOptions.MaxGamma))
+            throw new ArgumentOutOfRangeException(nameof(gammaMax), gammaMax,
+                $"gammaMax must lie in [gammaMin ({gammaMin}), {AslOptions.MaxGamma:R}]: above that float32 math cannot honour gamma_neg.");
 
         Loss = loss;
         TargetGap = targetGap;
@@ -44,18 +45,25 @@ public sealed class AdaptiveAsymmetry
     public double GammaMin { get; }
     public double GammaMax { get; }
 
-    /// <summary>The gap of the batch used by the last <see cref="Update"/> (NaN before the first, or when that batch had no positives or no negatives).</summary>
+    /// <summary>The gap of the batch used by the last <see cref="Update()"/> (NaN before the first, or when that batch had no positives or no negatives).</summary>
     public double LastGap { get; private set; } = double.NaN;
 
     /// <summary>
-    /// Applies one update from the statistics of the loss's last forward and returns the new gamma_neg. Call it
-    /// once per step, after the forward. A batch without positives or without negatives has no gap and leaves
-    /// gamma_neg as it is.
+    /// Applies one update from the statistics of the loss's last forward on this thread and returns the new
+    /// gamma_neg. Call it once per step, after the forward, on the thread that ran it. A batch without positives or
+    /// without negatives, or with a NaN logit, has no gap and leaves gamma_neg as it is.
     /// </summary>
     public double Update()
     {
         var statistics = Loss.LastStatistics
-            ?? throw new InvalidOperationException("the loss has no statistics yet: call Update after a forward pass of the controlled loss.");
+            ?? throw new InvalidOperationException(
+                "the loss has no statistics from a forward on this thread (none yet, or the last one threw): call Update after a successful forward of the controlled loss.");
+        return Update(statistics);
+    }
+
+    /// <summary>As <see cref="Update()"/>, from statistics the caller kept (e.g. of a forward on another thread).</summary>
+    public double Update(AslStatistics statistics)
+    {
         LastGap = statistics.Gap;
         if (double.IsFinite(LastGap))
             Loss.GammaNeg = NextGammaNeg(Loss.GammaNeg, LastGap);

@@ -38,14 +38,28 @@ public sealed class AsymmetricLoss : Module<Tensor, Tensor, Tensor>
     /// <summary>When true, each forward also records the batch's probability statistics (ASL.md section 3).</summary>
     public bool TrackStatistics { get; set; }
 
-    /// <summary>Statistics of the last forward, when <see cref="TrackStatistics"/> was on.</summary>
-    public AslStatistics? LastStatistics { get; private set; }
+    /// <summary>
+    /// Statistics of the last forward <em>on the calling thread</em>, when <see cref="TrackStatistics"/> was on; null
+    /// before it, when it threw, or when statistics were off. Each thread sees its own last forward, so concurrent
+    /// forwards on one module never read each other's batch. A batch with a NaN logit has NaN statistics (and no
+    /// gap), so adaptive asymmetry skips it.
+    /// </summary>
+    public AslStatistics? LastStatistics => _lastStatistics.Value;
+
+    private readonly ThreadLocal<AslStatistics?> _lastStatistics = new();
 
     public override Tensor forward(Tensor input, Tensor target)
     {
+        _lastStatistics.Value = null;       // a forward that throws must not leave the previous batch's statistics
         var statistics = TrackStatistics ? new Autograd.StatisticsBox() : null;
         var loss = MultiLabelLoss.Compute(input, target, Options, Backend, statistics);
-        LastStatistics = statistics?.Value;
+        _lastStatistics.Value = statistics?.Value;
         return loss;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _lastStatistics.Dispose();
+        base.Dispose(disposing);
     }
 }

@@ -18,8 +18,9 @@ internal static class MultiLabelLoss
 
     public static Tensor Compute(Tensor input, Tensor target, AslOptions options, AslBackend backend, StatisticsBox? statistics)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(options);
+        TensorBridge.CheckUsable(input, nameof(input));
+        TensorBridge.CheckUsable(target, nameof(target));
         TensorBridge.CheckFloatingInput(input);
         if (!TensorBridge.IsFloatingPoint(target.dtype) && target.dtype is not (ScalarType.Byte or ScalarType.Bool))
             throw new ArgumentException(
@@ -30,7 +31,11 @@ internal static class MultiLabelLoss
         switch (backend)
         {
             case AslBackend.Composed:
-                if (statistics is not null) statistics.Value = MultiLabelComposed.Statistics(input, target);
+                if (statistics is not null)
+                {
+                    var sums = MultiLabelComposed.Statistics(input, target);
+                    statistics.Set(sums, loss: sums.SumPPositive + sums.SumPNegative);   // NaN exactly where a logit is NaN
+                }
                 return MultiLabelComposed.Loss(input, target, options);
             case AslBackend.Auto or AslBackend.Fused:
                 return Fused(input, target, options, statistics);
@@ -48,8 +53,8 @@ internal static class MultiLabelLoss
             ? target.contiguous()
             : target.to_type(ScalarType.Float32).contiguous();
         Tensor loss;
-        if (TensorBridge.NeedsGradient(input))
-            loss = MultiLabelFunction.apply(x, y, options, statistics!);
+        if (TensorBridge.NeedsGradient(input, target))
+            loss = TensorBridge.GuardAgainstSecondBackward(MultiLabelFunction.apply(x, y, options, statistics!));
         else
             using (torch.no_grad())
                 loss = MultiLabelDispatch.Run(x, y, options, gradient: null, statistics);

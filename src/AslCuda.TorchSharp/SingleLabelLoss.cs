@@ -16,8 +16,9 @@ internal static class SingleLabelLoss
 
     public static Tensor Compute(Tensor input, Tensor target, SingleLabelOptions options, AslBackend backend)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(options);
+        TensorBridge.CheckUsable(input, nameof(input));
+        TensorBridge.CheckUsable(target, nameof(target));
         TensorBridge.CheckFloatingInput(input);
         _ = TensorBridge.ToAslIndexType(target.dtype);                 // int64 or int32 class indices, else a clear error
         if (input.dim() != 2)
@@ -63,7 +64,7 @@ internal static class SingleLabelLoss
         var t = target.contiguous();
         Tensor loss;
         if (TensorBridge.NeedsGradient(input))
-            loss = SingleLabelFunction.apply(x, t, options);
+            loss = TensorBridge.GuardAgainstSecondBackward(SingleLabelFunction.apply(x, t, options));
         else
             using (torch.no_grad())
                 loss = SingleLabelDispatch.Run(x, t, options, gradient: null);

@@ -69,6 +69,37 @@ internal static partial class TensorBridge
 
     public static string Format(long[] shape) => "[" + string.Join(", ", shape) + "]";
 
-    /// <summary>Whether the caller needs d loss / d input from this call.</summary>
-    public static bool NeedsGradient(Tensor input) => input.requires_grad && torch.is_grad_enabled();
+    /// <summary>Whether the caller needs d loss / d input (or d loss / d target) from this call.</summary>
+    public static bool NeedsGradient(Tensor input, Tensor? target = null) =>
+        (input.requires_grad || target?.requires_grad == true) && torch.is_grad_enabled();
+
+    /// <summary>
+    /// A disposed tensor would fail deep inside libtorch with "empty handle", and a sparse one with "unsupported
+    /// memory format option", neither naming the argument.
+    /// </summary>
+    public static void CheckUsable(Tensor tensor, string name)
+    {
+        ArgumentNullException.ThrowIfNull(tensor, name);
+        if (tensor.IsInvalid)
+            throw new ArgumentException($"{name} is a disposed tensor (its native handle was released); pass a live tensor.", name);
+        if (tensor.is_sparse)
+            throw new ArgumentException($"{name} is a sparse tensor (shape {Format(tensor.shape)}); the losses take dense tensors: call to_dense() first.", name);
+    }
+
+    /// <summary>
+    /// TorchSharp keeps a custom function's saved tensors until its node is collected, so a second backward
+    /// through a fused loss would silently add the gradient again. Multiplying the output by a constant 1 puts a
+    /// native node in front whose saved scalar libtorch frees after a backward without retain_graph, so a second
+    /// one fails there, with PyTorch's own "Trying to backward through the graph a second time" error, before
+    /// anything is accumulated. The multiply is one scalar op for sum and mean (one pass for reduction none); the
+    /// value is unchanged (x * 1 == x, NaN included).
+    /// </summary>
+    public static Tensor GuardAgainstSecondBackward(Tensor output)
+    {
+        var one = Ones.GetOrAdd((output.dtype, output.device.type, output.device.index), key =>
+            torch.ones([], key.Item1, new Device(key.Item2, key.Item3)).DetachFromDisposeScope());
+        return output.mul(one);
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(ScalarType, DeviceType, int), Tensor> Ones = new();
 }

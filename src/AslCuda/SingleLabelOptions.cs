@@ -10,10 +10,10 @@ public sealed record SingleLabelOptions
     private readonly double _gammaNeg = 4;
     private readonly double _eps = 0.1;
 
-    /// <summary>Focusing exponent of the target class, weight (1 - P)^GammaPos; finite and &gt;= 0.</summary>
+    /// <summary>Focusing exponent of the target class, weight (1 - P)^GammaPos; in [0, <see cref="AslOptions.MaxGamma"/>].</summary>
     public double GammaPos { get => _gammaPos; init => _gammaPos = CheckGamma(value, nameof(GammaPos)); }
 
-    /// <summary>Focusing exponent of the other classes, weight P^GammaNeg; finite and &gt;= 0.</summary>
+    /// <summary>Focusing exponent of the other classes, weight P^GammaNeg; in [0, <see cref="AslOptions.MaxGamma"/>].</summary>
     public double GammaNeg { get => _gammaNeg; init => _gammaNeg = CheckGamma(value, nameof(GammaNeg)); }
 
     /// <summary>Label smoothing: the target becomes (1 - eps) on its class plus eps/C on every class; in [0, 1].</summary>
@@ -37,8 +37,5 @@ public sealed record SingleLabelOptions
     /// <summary>True when both gammas are whole numbers, so that the weights are products, not pows.</summary>
     public bool HasIntegerGammas => AslOptions.IsSmallInteger(GammaPos) && AslOptions.IsSmallInteger(GammaNeg);
 
-    private static double CheckGamma(double value, string name) =>
-        double.IsFinite(value) && value >= 0
-            ? value
-            : throw new ArgumentOutOfRangeException(name, value, $"{name} must be finite and >= 0.");
+    private static double CheckGamma(double value, string name) => AslOptions.CheckGamma(value, name);
 }

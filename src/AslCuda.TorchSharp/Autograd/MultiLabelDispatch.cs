@@ -27,7 +27,7 @@ internal static unsafe class MultiLabelDispatch
             gradient is null ? null : (void*)TensorBridge.DataPointer(gradient),
             elementLoss is null ? null : (void*)TensorBridge.DataPointer(elementLoss),
             out var stats, statistics is not null);
-        if (statistics is not null) statistics.Value = stats;
+        statistics?.Set(stats, loss);
         return elementLoss ?? torch.tensor(loss, input.dtype, input.device);
     }
 
@@ -47,7 +47,7 @@ internal static unsafe class MultiLabelDispatch
         if (statistics is not null)
         {
             var sums = statisticsOutput!.cpu().data<double>().ToArray();   // waits for the kernel
-            statistics.Value = new AslStatistics(sums[0], sums[1], sums[2], sums[3]);
+            statistics.Set(new AslStatistics(sums[0], sums[1], sums[2], sums[3]), lossOutput.cpu().item<float>());
         }
         return elementLoss ?? lossOutput.reshape([]).to_type(input.dtype);
     }

@@ -5,8 +5,8 @@ namespace AslCuda.TorchSharp.Autograd;
 
 /// <summary>
 /// The fused single-label ASL as a TorchSharp autograd function: forward runs one pass that yields the loss and
-/// d loss / d input together and saves the gradient; backward only scales it by the upstream gradient (per row for
-/// reduction none). Arguments: input (contiguous [N, C] logits), target (contiguous [N] int64/int32),
+/// d loss / d input together and saves the gradient; backward hands it back, scaled by the upstream gradient (per row
+/// for reduction none) unless that is the scalar 1. Arguments: input (contiguous [N, C] logits), target (contiguous [N] int64/int32),
 /// <see cref="SingleLabelOptions"/>.
 /// </summary>
 internal sealed class SingleLabelFunction : autograd.SingleTensorFunction<SingleLabelFunction>
@@ -20,17 +20,24 @@ internal sealed class SingleLabelFunction : autograd.SingleTensorFunction<Single
         var options = (SingleLabelOptions)vars[2];
         var gradient = torch.empty_like(input);
         var loss = SingleLabelDispatch.Run(input, target, options, gradient);
-        ctx.save_for_backward([gradient]);
+        // The input and target are saved (no copy) for a backward with create_graph, see backward.
+        ctx.save_for_backward([gradient, input, target]);
+        ctx.save_data(nameof(SingleLabelOptions), options);
         // No mark_non_differentiable: it is for outputs, and TorchSharp 0.107 passes that list to libtorch from
-        // an array it has already unpinned (a compacting GC then made wrapOutputs crash). The target simply gets
-        // no gradient from backward.
+        // an array it has already unpinned (a compacting GC then made wrapOutputs crash). The target (class
+        // indices) gets no gradient.
         return loss;
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
     {
-        var gradient = ctx.get_saved_variables()[0];
-        var upstream = grad_output.dim() == 1 ? grad_output.unsqueeze(1) : grad_output;    // [N] for reduction none
-        return [gradient * upstream, null!, null!];      // one entry per forward argument
+        // Nothing here may throw (it would end the process inside libtorch's engine); one entry per forward argument.
+        var saved = ctx.get_saved_variables();
+        // The engine runs backward in grad mode iff create_graph: then the first derivative must be a differentiable
+        // expression of the input (a gradient penalty), which the Composed formula's ops give.
+        var gradient = torch.is_grad_enabled()
+            ? ComposedGradient.SingleLabel(saved[1], saved[2], (SingleLabelOptions)ctx.get_data(nameof(SingleLabelOptions)), grad_output)
+            : ComposedGradient.Scale(saved[0], grad_output);
+        return [gradient, null!, null!];
     }
 }

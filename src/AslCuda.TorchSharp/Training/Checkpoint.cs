@@ -45,18 +45,27 @@ public static class Checkpoint
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
         string temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write))
-        using (var writer = new BinaryWriter(file))
+        try
         {
-            writer.Write(Magic);
-            writer.Write(FormatVersion);
-            writer.Write((long)body.Length);
-            writer.Write(SHA256.HashData(body));
-            writer.Write(body);
-            writer.Flush();
-            file.Flush(flushToDisk: true);
+            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+            using (var writer = new BinaryWriter(file))
+            {
+                writer.Write(Magic);
+                writer.Write(FormatVersion);
+                writer.Write((long)body.Length);
+                writer.Write(SHA256.HashData(body));
+                writer.Write(body);
+                writer.Flush();
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, path, overwrite: true);
         }
-        File.Move(temporary, path, overwrite: true);
+        catch
+        {
+            // E.g. path names a folder: the rename fails, and the temporary must not stay behind.
+            File.Delete(temporary);
+            throw;
+        }
     }
 
     /// <summary>
@@ -84,14 +93,42 @@ public static class Checkpoint
             if (difference is not null)
                 throw new CheckpointException($"checkpoint {path} does not match the model: {difference}.");
 
-            model.load(reader, strict: true);
-            optimizer.load_state_dict(reader);
+            Apply(path, reader, model, optimizer);
             return progress;
         }
         catch (Exception e) when (e is EndOfStreamException or JsonException or IOException or ArgumentException or InvalidOperationException)
         {
             // The checksum matched, so the writer itself produced something this reader cannot use.
             throw new CheckpointException($"checkpoint {path} cannot be read: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Loads the model and optimizer states. The optimizer's state can still disagree with the optimizer (same type,
+    /// other parameters or groups), which only its own loader finds, after the model was loaded: so both are
+    /// snapshotted first and restored when anything fails, and a failed load changes nothing.
+    /// </summary>
+    private static void Apply(string path, BinaryReader reader, nn.Module model, OptimizerHelper optimizer)
+    {
+        var snapshot = new MemoryStream();
+        using (var writer = new BinaryWriter(snapshot, Encoding.UTF8, leaveOpen: true))
+        {
+            model.save(writer);
+            optimizer.save_state_dict(writer);
+        }
+        try
+        {
+            model.load(reader, strict: true);
+            optimizer.load_state_dict(reader);
+        }
+        catch (Exception e)
+        {
+            snapshot.Position = 0;
+            using var restore = new BinaryReader(snapshot, Encoding.UTF8);
+            model.load(restore, strict: true);
+            optimizer.load_state_dict(restore);
+            throw new CheckpointException(
+                $"checkpoint {path} does not fit this optimizer ({optimizer.GetType().Name} over other parameters or groups): {e.Message}; the model and optimizer were left as they were.", e);
         }
     }
 

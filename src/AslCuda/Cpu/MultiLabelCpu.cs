@@ -39,6 +39,7 @@ public static unsafe class MultiLabelCpu
         Span<TLogit> gradient, Span<TLogit> elementLoss, out AslStatistics statistics, bool computeStatistics)
         where TLogit : unmanaged where TTarget : unmanaged
     {
+        ArgumentNullException.ThrowIfNull(options);
         if (input.Length != target.Length)
             throw new ArgumentException($"input has {input.Length} elements but target has {target.Length}.", nameof(target));
         if (!gradient.IsEmpty && gradient.Length != input.Length)
@@ -63,12 +64,39 @@ public static unsafe class MultiLabelCpu
     public static double Compute(AslDataType logitType, void* input, AslDataType targetType, void* target, long count,
         AslOptions options, void* gradient, void* elementLoss, out AslStatistics statistics, bool computeStatistics)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
+        CheckDataType(logitType, nameof(logitType));
+        CheckDataType(targetType, nameof(targetType));
+        if (count > 0 && input is null) throw new ArgumentNullException(nameof(input), $"input is null but count is {count}.");
+        if (count > 0 && target is null) throw new ArgumentNullException(nameof(target), $"target is null but count is {count}.");
         if (options.Reduction == AslReduction.None && elementLoss is null && count > 0)
             throw new ArgumentException("reduction none needs an element loss buffer.", nameof(elementLoss));
         var request = new Request(input, target, gradient, options.Reduction == AslReduction.None ? elementLoss : null,
             count, options, computeStatistics);
         return Run(logitType, targetType, request, out statistics);
+    }
+
+    /// <summary>An undefined enum value would otherwise be read as some other element type.</summary>
+    internal static void CheckDataType(AslDataType type, string name)
+    {
+        if (!Enum.IsDefined(type))
+            throw new ArgumentOutOfRangeException(name, type, $"{name} {(int)type} is not an AslDataType (Float32, Float64, Float16, BFloat16, UInt8).");
+    }
+
+    /// <summary>
+    /// The error for targets outside [0, 1]: the pass only knows that one was, so the first one is looked up here,
+    /// off the hot path, for its index and value.
+    /// </summary>
+    private static ArgumentException InvalidTarget(AslDataType targetType, nint target, long count)
+    {
+        for (long i = 0; i < count; i++)
+        {
+            float y = targetType == AslDataType.Float32 ? ((float*)target)[i] : ((byte*)target)[i];
+            if (!(y is >= 0 and <= 1))
+                return new ArgumentException($"target[{i}] = {y:R} (flat index) is not in [0, 1]; targets are probabilities.", "target");
+        }
+        return new ArgumentException("targets must lie in [0, 1] (found a value outside it, or NaN).", "target");
     }
 
     private readonly struct Request(void* x, void* y, void* gradient, void* elementLoss, long count, AslOptions options, bool statistics)
@@ -131,7 +159,7 @@ public static unsafe class MultiLabelCpu
             targetsValid &= partial.TargetsValid;
         }
         if (!targetsValid)
-            throw new ArgumentException("targets must lie in [0, 1] (found a value outside it, or NaN).", "target");
+            throw InvalidTarget(typeof(TY) == typeof(Float32Codec) ? AslDataType.Float32 : AslDataType.UInt8, request.Y, count);
         statistics = request.Statistics ? new AslStatistics(pPos, nPos, pNeg, nNeg) : default;
         return request.Options.Reduction == AslReduction.Mean ? (count == 0 ? double.NaN : loss / count) : loss;
     }

@@ -25,8 +25,10 @@ namespace AslCuda.Cpu;
 /// that float32 1 - softmax would round to 0. Gammas in (0, 1) have an infinite pow gradient at a zero base: the
 /// paper formula meets it where its float 1 - P_t or 1 - (1 - P_c) rounds to 0 and PyTorch gives NaN; here the
 /// gradient of (1 - P_t)^gamma_pos is NaN only where Z' underflows (the target's logit about 87 above all others),
-/// and that of P_c^gamma_neg is never formed (a_c + b_c needs P_c^gn only). NaN or infinite logits give NaN, as in
-/// PyTorch.
+/// and that of P_c^gamma_neg is never formed (a_c + b_c needs P_c^gn only). Logits up to float's range (float64 logits
+/// near 1e38, whose differences overflow float) give the formula's finite values: a class whose P is 0 contributes 0.
+/// NaN or +inf logits give NaN, as in PyTorch; a -inf logit is a class of probability 0 (an infinite loss when it is
+/// the target's), where PyTorch's formula gives NaN.
 /// Targets are checked before any logit is read.
 /// </summary>
 public static unsafe class SingleLabelCpu
@@ -48,6 +50,7 @@ public static unsafe class SingleLabelCpu
         Span<TLogit> gradient = default, Span<TLogit> rowLoss = default)
         where TLogit : unmanaged where TIndex : unmanaged
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegative(classes);
         long count = (long)target.Length * classes;
         if (input.Length != count)
@@ -72,13 +75,17 @@ public static unsafe class SingleLabelCpu
     public static double Compute(AslDataType logitType, void* input, AslIndexType targetType, void* target,
         long rows, long classes, SingleLabelOptions options, void* gradient, void* rowLoss)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(classes);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(classes, Array.MaxLength / 2);
+        MultiLabelCpu.CheckDataType(logitType, nameof(logitType));
+        if (rows > 0 && classes > 0 && input is null) throw new ArgumentNullException(nameof(input), $"input is null but holds {rows} x {classes} logits.");
+        if (rows > 0 && target is null) throw new ArgumentNullException(nameof(target), $"target is null but holds {rows} class indices.");
         if (!logitType.IsFloatingPoint())
             throw new ArgumentException($"logits must be floating point, got {logitType}.", nameof(logitType));
         if (!Enum.IsDefined(targetType))
-            throw new ArgumentOutOfRangeException(nameof(targetType), targetType, "targets must be int64 or int32 class indices.");
+            throw new ArgumentOutOfRangeException(nameof(targetType), targetType, $"targetType {(int)targetType} is not an AslIndexType: targets must be int64 or int32 class indices.");
         if (options.Reduction == AslReduction.None && rowLoss is null && rows > 0)
             throw new ArgumentException("reduction none needs a row loss buffer.", nameof(rowLoss));
         CheckTargets(targetType, target, rows, classes);
@@ -224,10 +231,14 @@ public static unsafe class SingleLabelCpu
         var laneIndex = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
         var targetIndex = Vector256.Create(t);
         var classCount = Vector256.Create(classes);
+        // x - m overflows float for logits more than 3.4e38 apart (float64 logits near 1e38): -inf would make
+        // e^gn * d = 0 * -inf NaN. The lowest float is as good: its e and e^gn are 0 too. NaN stays NaN.
+        var lowest = Vector256.Create(float.MinValue);
         Vector256<double> zOtherSum = default, e1Sum = default, e2Sum = default;
         for (j = 0; j < padded; j += Lanes)
         {
             var d = Vector256.Load(xs + j) - m;
+            d = Vector256.ConditionalSelect(Vector256.LessThan(d, lowest), lowest, d);
             var e = Vector256.Exp(d);
             if (TMode.Enabled) e.Store(es + j);
             var index = laneIndex + Vector256.Create(j);
@@ -268,7 +279,10 @@ public static unsafe class SingleLabelCpu
             {
                 var q = Vector256.Load(xs + j) - m - logZVector;
                 var pg = k.IntegerGammaNeg ? FlushedIntPow(p, k) : Vector256.Exp(gammaNeg * q);
-                ab = smoothOther * pg * (Vector256<float>.One + gammaNeg * q);
+                // P^gn (1 + gn q) -> 0 as P -> 0, but gn q can overflow to -inf where P^gn is 0 (classes ~1e38 below
+                // the max): the term is 0 there, not 0 * -inf.
+                ab = Vector256.ConditionalSelect(Vector256.Equals(pg, Vector256<float>.Zero), Vector256<float>.Zero,
+                    smoothOther * pg * (Vector256<float>.One + gammaNeg * q));
             }
             ((sumAll * p - ab) * scale).Store(es + j);
         }

@@ -140,7 +140,7 @@ internal sealed class KernelCache(string? directory)
         {
             bytes = File.ReadAllBytes(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (IsFileSystemError(e))
         {
             return null;
         }
@@ -165,9 +165,21 @@ internal sealed class KernelCache(string? directory)
             }
             File.Move(temporary, path, overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (IsFileSystemError(e))
         {
-            File.Delete(temporary);
+            // The folder may not exist or not be writable, so deleting the temporary can fail the same way;
+            // either failure leaves at most a stray temporary, never a failed launch.
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (Exception cleanup) when (IsFileSystemError(cleanup))
+            {
+            }
         }
     }
+
+    /// <summary>The failures of a cache folder that is missing, unwritable, a file, or an invalid path.</summary>
+    private static bool IsFileSystemError(Exception e) =>
+        e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException;
 }

@@ -70,6 +70,26 @@ public class KernelCacheTests
         Assert.That(System.IO.Directory.GetFiles(_directory), Has.Length.EqualTo(1), "no temporary file left behind");
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public void An_unwritable_cache_folder_costs_only_a_compile(bool belowAFile)
+    {
+        // Defect: the write failure handler deleted its temporary in a folder that did not exist, and that
+        // DirectoryNotFoundException failed every launch. (A file where the folder should be is unwritable even for root.)
+        NvrtcRequirement.Require();
+        string file = Path.Combine(_directory, "a-file");
+        File.WriteAllText(file, "");
+        string folder = belowAFile ? Path.Combine(file, "cache") : file;
+        var reference = new KernelCache(null).Get(MultiLabelVariant.Program, Defines, Sm90);
+
+        var cache = new KernelCache(folder);
+        Assert.That(cache.Get(MultiLabelVariant.Program, Defines, Sm90).Image, Is.EqualTo(reference.Image));
+        var nextProcess = new KernelCache(folder);
+        Assert.That(nextProcess.Get(MultiLabelVariant.Program, Defines, Sm90).Image, Is.EqualTo(reference.Image));
+        Assert.That(nextProcess.CompilationCount, Is.EqualTo(1), "nothing could be cached, so the next process compiles again");
+        Assert.That(System.IO.Directory.GetFiles(_directory), Is.EqualTo(new[] { file }), "no temporary file left behind");
+    }
+
     [Test]
     public void Different_defines_or_targets_are_different_entries()
     {

@@ -68,7 +68,9 @@ public static class TestData
             diff += (actual[i] - expected[i]) * (actual[i] - expected[i]);
         }
         Assert.That(norm, Is.GreaterThan(0), "reference is all zeros: the comparison would prove nothing");
-        return Math.Sqrt(diff / norm);
+        // A NaN on either side must fail the caller's Is.LessThanOrEqualTo(tolerance): NUnit orders NaN below every
+        // number (double.CompareTo), so a NaN error would pass it.
+        return double.IsNaN(diff) ? double.PositiveInfinity : Math.Sqrt(diff / norm);
     }
 
     public static double Norm(ReadOnlySpan<double> values)

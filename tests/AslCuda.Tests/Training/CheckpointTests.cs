@@ -132,4 +132,45 @@ public class CheckpointTests
 
         Assert.That(error!.Message, Does.Contain("cannot be opened"));
     }
+
+    [Test]
+    public void OptimizerOverOtherParametersIsRejectedAndNothingChanges()
+    {
+        // Defect: the model's weights were replaced before the optimizer's state failed to load.
+        string path = SavedCheckpoint(out _);
+        var model = NewModel(seed: 2);
+        var firstLayerOnly = torch.optim.Adam(model.parameters().Take(2), lr: 0.01);
+        float[] before = Flatten(model);
+        var twin = NewModel(seed: 2);
+        var twinOptimizer = torch.optim.Adam(twin.parameters().Take(2), lr: 0.01);
+
+        var error = Assert.Throws<CheckpointException>(() => Checkpoint.Load<Progress>(path, model, firstLayerOnly));
+
+        Assert.That(error!.Message, Does.Contain(path).And.Contain("left as they were"));
+        Assert.That(Flatten(model), Is.EqualTo(before), "the model keeps its weights");
+        // The optimizer keeps its state too: the next step is the step of an untouched twin.
+        StepFirstLayer(model, firstLayerOnly);
+        StepFirstLayer(twin, twinOptimizer);
+        Assert.That(Flatten(model), Is.EqualTo(Flatten(twin)));
+    }
+
+    private static void StepFirstLayer(nn.Module<Tensor, Tensor> model, Adam optimizer)
+    {
+        using var scope = torch.NewDisposeScope();
+        var generator = new Generator(7);
+        optimizer.zero_grad();
+        nn.functional.mse_loss(model.call(torch.randn([16, 4], generator: generator)), torch.randn([16, 3], generator: generator)).backward();
+        optimizer.step();
+    }
+
+    [Test]
+    public void SaveToAFolderPathFailsAndLeavesNoTemporaryFile()
+    {
+        // Defect: the failed rename left ".<name>.<pid>.tmp" behind.
+        var model = NewModel(seed: 1);
+        string folder = Path.Combine(_directory, "a-folder");
+        Directory.CreateDirectory(folder);
+        Assert.That(() => Checkpoint.Save(folder, model, NewOptimizer(model), new Progress(0, 4, [])), Throws.InstanceOf<IOException>());
+        Assert.That(Directory.GetFileSystemEntries(_directory), Is.EqualTo(new[] { folder }));
+    }
 }
