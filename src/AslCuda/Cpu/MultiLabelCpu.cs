@@ -39,6 +39,7 @@ public static unsafe class MultiLabelCpu
         Span<TLogit> gradient, Span<TLogit> elementLoss, out AslStatistics statistics, bool computeStatistics)
         where TLogit : unmanaged where TTarget : unmanaged
     {
+        RejectTimmTerms(options);
         if (input.Length != target.Length)
             throw new ArgumentException($"input has {input.Length} elements but target has {target.Length}.", nameof(target));
         if (!gradient.IsEmpty && gradient.Length != input.Length)
@@ -56,6 +57,15 @@ public static unsafe class MultiLabelCpu
         }
     }
 
+    /// <summary>The fused pass does not compute timm's terms yet: refuse them rather than ignore them.</summary>
+    internal static void RejectTimmTerms(AslOptions options)
+    {
+        if (options.HasTimmTerms)
+            throw new NotSupportedException(
+                "the fused multi-label backends do not compute timm's smoothing, pos_weight, per-class weight or batchmean yet; " +
+                "use AslBackend.Composed (AslBackend.Auto does so) or MultiLabelReference.");
+    }
+
     /// <summary>
     /// Pointer form for tensor bridges: <paramref name="gradient"/> and <paramref name="elementLoss"/>
     /// (reduction none only) may be null, and use the logits' element type.
@@ -63,6 +73,7 @@ public static unsafe class MultiLabelCpu
     public static double Compute(AslDataType logitType, void* input, AslDataType targetType, void* target, long count,
         AslOptions options, void* gradient, void* elementLoss, out AslStatistics statistics, bool computeStatistics)
     {
+        RejectTimmTerms(options);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         if (options.Reduction == AslReduction.None && elementLoss is null && count > 0)
             throw new ArgumentException("reduction none needs an element loss buffer.", nameof(elementLoss));
