@@ -27,10 +27,19 @@ internal static class MultiLabelLoss
                 $"target must be a floating point tensor (soft or binary labels) or uint8/bool (binary labels), got {target.dtype}.", nameof(target));
         TensorBridge.CheckSameDevice(input, target);
         TensorBridge.CheckSameShape(input, target);
+        if (options.HasClassFactors || options.Reduction == AslReduction.BatchMean)
+        {
+            if (input.dim() != 2)
+                throw new ArgumentException(
+                    $"batchmean and per-class weights need an [N, C] input (rows of classes), got shape [{string.Join(", ", input.shape)}].", nameof(input));
+            options.CheckShape(input.NumberOfElements, (int)input.shape[^1]);
+        }
 
         switch (backend)
         {
+            // Auto runs timm's terms composed until the fused backends compute them; Fused refuses them.
             case AslBackend.Composed:
+            case AslBackend.Auto when options.HasTimmTerms:
                 if (statistics is not null)
                 {
                     var sums = MultiLabelComposed.Statistics(input, target);

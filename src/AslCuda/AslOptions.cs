@@ -9,6 +9,8 @@ public enum AslReduction
     Mean,
     /// <summary>Sum over all elements (the paper code's default).</summary>
     Sum,
+    /// <summary>Sum over classes, mean over the batch: the sum divided by the number of rows N (timm's default).</summary>
+    BatchMean,
 }
 
 /// <summary>
@@ -75,6 +77,70 @@ public sealed record AslOptions
             : throw new ArgumentOutOfRangeException(nameof(Reduction), value, "unknown reduction.");
     } = AslReduction.Sum;
 
+    /// <summary>
+    /// Label smoothing s in [0, 1) (timm's <c>smoothing</c>): every target y becomes y(1 - s) + s/2 before
+    /// anything else, so binary targets become soft. 0 turns it off.
+    /// </summary>
+    public double Smoothing
+    {
+        get;
+        init => field = value is >= 0 and < 1
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(Smoothing), value, "smoothing must lie in [0, 1).");
+    }
+
+    /// <summary>
+    /// Per-class rescaling of the loss, applied after focusing (timm's <c>weight</c>): one finite value &gt;= 0
+    /// per class, [C]; empty (the default) for none. The values are copied when set.
+    /// </summary>
+    public ReadOnlyMemory<float> ClassWeight
+    {
+        get;
+        init => field = CheckFactors(value, nameof(ClassWeight));
+    }
+
+    /// <summary>
+    /// Factor of the positive log term, applied before focusing (timm's <c>pos_weight</c>): one finite value
+    /// &gt;= 0 for every class, or one per class [C]; empty (the default) for none. The values are copied when set.
+    /// </summary>
+    public ReadOnlyMemory<float> PosWeight
+    {
+        get;
+        init => field = CheckFactors(value, nameof(PosWeight));
+    }
+
+    /// <summary>True when any of timm's terms is in use: smoothing, pos_weight, per-class weight or batchmean.</summary>
+    public bool HasTimmTerms => Smoothing > 0 || ClassWeight.Length > 0 || PosWeight.Length > 0 || Reduction == AslReduction.BatchMean;
+
+    /// <summary>True when a per-class vector is set, so the class of each element (its column) matters.</summary>
+    public bool HasClassFactors => ClassWeight.Length > 0 || PosWeight.Length > 1;
+
+    /// <summary>
+    /// Checks a call's shape against the options: <paramref name="count"/> elements of <paramref name="classes"/>
+    /// columns each (rows of [N, C]). Per-class vectors must have C values (PosWeight may have one), and
+    /// batchmean and the per-class vectors need C &gt; 0 dividing the count. Throws an ArgumentException that
+    /// names the option and both numbers.
+    /// </summary>
+    public void CheckShape(long count, int classes)
+    {
+        bool needsClasses = HasClassFactors || Reduction == AslReduction.BatchMean;
+        if (!needsClasses) return;
+        if (classes <= 0 || count % classes != 0)
+            throw new ArgumentException(
+                $"{(HasClassFactors ? "per-class weights" : "reduction batchmean")} need the class count C of the [N, C] input; " +
+                $"got C = {classes} for {count} elements.", nameof(classes));
+        if (ClassWeight.Length > 0 && ClassWeight.Length != classes)
+            throw new ArgumentException($"ClassWeight has {ClassWeight.Length} values but the input has {classes} classes.", nameof(ClassWeight));
+        if (PosWeight.Length > 1 && PosWeight.Length != classes)
+            throw new ArgumentException($"PosWeight has {PosWeight.Length} values but the input has {classes} classes (or give one value).", nameof(PosWeight));
+    }
+
+    /// <summary>
+    /// timm's <c>AsymmetricLossMultiLabel</c> defaults: gamma_neg 4, gamma_pos 1, clip 0.05, eps 1e-8, the full
+    /// gradient (its <c>disable_torch_grad_focal_loss</c> is False), no smoothing, reduction batchmean.
+    /// </summary>
+    public static AslOptions TimmDefaults => new() { DetachFocalWeight = false, Reduction = AslReduction.BatchMean };
+
     /// <summary>True when a focusing weight applies at all (either gamma is positive).</summary>
     public bool HasFocusing => GammaPos > 0 || GammaNeg > 0;
 
@@ -82,6 +148,15 @@ public sealed record AslOptions
     public bool HasIntegerGammas => IsSmallInteger(GammaPos) && IsSmallInteger(GammaNeg);
 
     internal static bool IsSmallInteger(double gamma) => gamma == Math.Floor(gamma) && gamma <= 64;
+
+    private static ReadOnlyMemory<float> CheckFactors(ReadOnlyMemory<float> value, string name)
+    {
+        var span = value.Span;
+        for (int i = 0; i < span.Length; i++)
+            if (!float.IsFinite(span[i]) || span[i] < 0)
+                throw new ArgumentOutOfRangeException(name, span[i], $"{name}[{i}] is {span[i]}: every value must be finite and >= 0.");
+        return span.ToArray();
+    }
 
     internal static double CheckGamma(double value, string name) =>
         value is >= 0 and <= MaxGamma

@@ -29,9 +29,10 @@ public sealed record SingleLabelOptions
     public AslReduction Reduction
     {
         get;
-        init => field = Enum.IsDefined(value)
+        init => field = Enum.IsDefined(value) && value != AslReduction.BatchMean
             ? value
-            : throw new ArgumentOutOfRangeException(nameof(Reduction), value, "unknown reduction.");
+            : throw new ArgumentOutOfRangeException(nameof(Reduction), value,
+                "single-label reduction must be None, Mean (over rows) or Sum; batchmean is the multi-label mean over rows.");
     } = AslReduction.Mean;
 
     /// <summary>True when both gammas are whole numbers, so that the weights are products, not pows.</summary>

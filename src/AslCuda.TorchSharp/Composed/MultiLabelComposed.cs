@@ -6,6 +6,8 @@ namespace AslCuda.TorchSharp.Composed;
 /// <summary>
 /// The paper code's AsymmetricLoss (ASL.md section 1) written with TorchSharp ops, step for step, in the
 /// input's dtype; libtorch differentiates it. It is the independent second oracle for the fused backends.
+/// With timm's options (smoothing, pos_weight, per-class weight, batchmean) it follows timm's
+/// AsymmetricLossMultiLabel step for step instead (docs/timm.md).
 /// </summary>
 internal static class MultiLabelComposed
 {
@@ -13,16 +15,23 @@ internal static class MultiLabelComposed
     {
         using var scope = torch.NewDisposeScope();
         var y = target.to_type(input.dtype);
+        if (options.Smoothing > 0)
+            y = y * (1 - options.Smoothing) + 0.5 * options.Smoothing;
         var xsPos = input.sigmoid();
         var xsNeg = 1 - xsPos;
         if (options.Clip > 0)
             xsNeg = (xsNeg + options.Clip).clamp(max: 1);
         var losPos = y * xsPos.clamp(min: options.Eps).log();
+        if (options.PosWeight.Length > 0)
+            losPos = losPos * ClassVector(options.PosWeight, input);
         var losNeg = (1 - y) * xsNeg.clamp(min: options.Eps).log();
         var loss = losPos + losNeg;
         if (options.HasFocusing)
             loss = loss * FocalWeight(xsPos, xsNeg, y, options);
-        return Reduce(-loss, options.Reduction).MoveToOuterDisposeScope();
+        loss = -loss;
+        if (options.ClassWeight.Length > 0)
+            loss = loss * ClassVector(options.ClassWeight, input);
+        return Reduce(loss, options.Reduction).MoveToOuterDisposeScope();
     }
 
     /// <summary>The batch statistics of adaptive asymmetry, from the same probabilities (ASL.md section 3).</summary>
@@ -46,10 +55,16 @@ internal static class MultiLabelComposed
         return (1 - pt).pow(gamma);
     }
 
+    /// <summary>A [C] (or one-value) factor vector on the input's device and dtype; it broadcasts over the rows.</summary>
+    private static Tensor ClassVector(ReadOnlyMemory<float> values, Tensor input) =>
+        torch.tensor(values.ToArray(), device: input.device).to_type(input.dtype);
+
     private static Tensor Reduce(Tensor loss, AslReduction reduction) => reduction switch
     {
         AslReduction.None => loss,
         AslReduction.Mean => loss.mean(),
+        // timm's batchmean: the sum over classes and rows, divided by the rows (an empty batch gives NaN, as 0/0).
+        AslReduction.BatchMean => loss.sum() / loss.shape[0],
         _ => loss.sum(),
     };
 }

@@ -40,6 +40,7 @@ public static unsafe class MultiLabelCpu
         where TLogit : unmanaged where TTarget : unmanaged
     {
         ArgumentNullException.ThrowIfNull(options);
+        RejectTimmTerms(options);
         if (input.Length != target.Length)
             throw new ArgumentException($"input has {input.Length} elements but target has {target.Length}.", nameof(target));
         if (!gradient.IsEmpty && gradient.Length != input.Length)
@@ -57,6 +58,15 @@ public static unsafe class MultiLabelCpu
         }
     }
 
+    /// <summary>The fused pass does not compute timm's terms yet: refuse them rather than ignore them.</summary>
+    internal static void RejectTimmTerms(AslOptions options)
+    {
+        if (options.HasTimmTerms)
+            throw new NotSupportedException(
+                "the fused multi-label backends do not compute timm's smoothing, pos_weight, per-class weight or batchmean yet; " +
+                "use AslBackend.Composed (AslBackend.Auto does so) or MultiLabelReference.");
+    }
+
     /// <summary>
     /// Pointer form for tensor bridges: <paramref name="gradient"/> and <paramref name="elementLoss"/>
     /// (reduction none only) may be null, and use the logits' element type.
@@ -65,6 +75,7 @@ public static unsafe class MultiLabelCpu
         AslOptions options, void* gradient, void* elementLoss, out AslStatistics statistics, bool computeStatistics)
     {
         ArgumentNullException.ThrowIfNull(options);
+        RejectTimmTerms(options);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         CheckDataType(logitType, nameof(logitType));
         CheckDataType(targetType, nameof(targetType));

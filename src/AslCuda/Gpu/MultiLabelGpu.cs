@@ -105,6 +105,7 @@ public static unsafe class MultiLabelGpu
         AslOptions options, nint gradient, nint elementLoss, nint lossOutput, nint statisticsOutput)
     {
         ArgumentNullException.ThrowIfNull(options);
+        Cpu.MultiLabelCpu.RejectTimmTerms(options);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         if (!logitType.IsFloatingPoint()) throw new ArgumentException($"logits must be floating point, got {logitType}.", nameof(logitType));
         if (targetType is not (AslDataType.Float32 or AslDataType.UInt8))

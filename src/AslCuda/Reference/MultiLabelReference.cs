@@ -3,41 +3,52 @@ namespace AslCuda.Reference;
 /// <summary>
 /// The test oracle for multi-label ASL (ASL.md section 1): plain float64, one element at a time, written to
 /// be read against the spec. Probabilities use the accurate forms p = 1/(1+e^-x) and 1-p = 1/(1+e^x).
+/// timm's terms (docs/timm.md): smoothing, pos_weight, per-class weight and batchmean. Where the options hold
+/// per-class vectors, <c>column</c> is the element's class and <c>classes</c> the C of the [N, C] input.
 /// </summary>
 public static class MultiLabelReference
 {
-    /// <summary>loss_elem for logit x and target y.</summary>
-    public static double ElementLoss(double x, double y, AslOptions options)
+    /// <summary>loss_elem for logit x and target y (of class <paramref name="column"/>).</summary>
+    public static double ElementLoss(double x, double y, AslOptions options, int column = 0)
     {
-        var e = Evaluate(x, y, options);
-        return -(e.L0 * e.W);
+        var e = Evaluate(x, y, options, column);
+        return -(e.L0 * e.W) * e.ClassWeight;
     }
 
     /// <summary>d loss_elem / dx, with PyTorch's clamp and pow gradient conventions.</summary>
-    public static double ElementGradient(double x, double y, AslOptions options) => GradientTerms(x, y, options).Value;
+    public static double ElementGradient(double x, double y, AslOptions options, int column = 0) => GradientTerms(x, y, options, column).Value;
 
     /// <summary>
     /// The gradient's expression evaluated with the absolute value of every term. A float32 evaluation's
     /// rounding error is a few ulps of this, not of the gradient, which cancels where p is close to a soft
     /// target (the gradient p - y without focusing): tests scale their tolerance by it.
     /// </summary>
-    public static double ElementGradientMagnitude(double x, double y, AslOptions options) => GradientTerms(x, y, options).Magnitude;
+    public static double ElementGradientMagnitude(double x, double y, AslOptions options, int column = 0) =>
+        GradientTerms(x, y, options, column).Magnitude;
 
-    private static (double Value, double Magnitude) GradientTerms(double x, double y, AslOptions options)
+    private static (double Value, double Magnitude) GradientTerms(double x, double y, AslOptions options, int column)
     {
-        var e = Evaluate(x, y, options);
+        var e = Evaluate(x, y, options, column);
+        var (value, magnitude) = UnweightedGradientTerms(e, options);
+        return (value * e.ClassWeight, magnitude * e.ClassWeight);
+    }
+
+    /// <summary>The gradient before the per-class weight, which multiplies it like a constant.</summary>
+    private static (double Value, double Magnitude) UnweightedGradientTerms(Element e, AslOptions options)
+    {
         double clip = options.Clip;
+        double y = e.Y, posY = e.Y * e.PosWeight;                       // the positive log term carries pos_weight
 
         double s = e.P * e.Q;                                           // dp/dx
         double dxn = clip > 0 ? (e.XnRaw0 <= 1 ? -s : 0) : -s;           // clamp(max=1) passes where v <= 1
         double dlp = e.P >= options.Eps ? e.Q : 0;                      // (1/p) * s
         double dln = e.Xn >= options.Eps ? dxn / e.Xn : 0;              // clamp(min=eps) passes where v >= eps
-        double dl0 = y * dlp + (1 - y) * dln;
-        double dl0Magnitude = Math.Abs(y * dlp) + Math.Abs((1 - y) * dln);
+        double dl0 = posY * dlp + (1 - y) * dln;
+        double dl0Magnitude = Math.Abs(posY * dlp) + Math.Abs((1 - y) * dln);
         if (options.DetachFocalWeight || !options.HasFocusing)
             return (-(e.W * dl0), Math.Abs(e.W) * dl0Magnitude);
 
-        // L0 = y lp + (1 - y) ln adds two logs of probabilities (both <= 0): it does not cancel.
+        // L0 = y pw lp + (1 - y) ln adds two logs of probabilities (both <= 0): it does not cancel.
         double dpt = y * s + (1 - y) * dxn;
         double dptMagnitude = Math.Abs(y * s) + Math.Abs((1 - y) * dxn);
         double dwScale = e.G == 0 ? 0 : -e.G * Math.Pow(e.OneMinusPt, e.G - 1);
@@ -45,18 +56,22 @@ public static class MultiLabelReference
                 Math.Abs(e.W) * dl0Magnitude + Math.Abs(e.L0 * dwScale) * dptMagnitude);
     }
 
-    /// <summary>The reduced loss: one value for sum/mean, else one per element.</summary>
-    public static double[] Loss(ReadOnlySpan<double> x, ReadOnlySpan<double> y, AslOptions options)
+    /// <summary>
+    /// The reduced loss: one value for sum/mean/batchmean, else one per element. <paramref name="classes"/> is C
+    /// of the [N, C] input, needed for batchmean and per-class vectors (see <see cref="AslOptions.CheckShape"/>).
+    /// </summary>
+    public static double[] Loss(ReadOnlySpan<double> x, ReadOnlySpan<double> y, AslOptions options, int classes = 0)
     {
         CheckLengths(x, y);
+        options.CheckShape(x.Length, classes);
         var perElement = new double[x.Length];
         for (int i = 0; i < x.Length; i++)
-            perElement[i] = ElementLoss(x[i], y[i], options);
+            perElement[i] = ElementLoss(x[i], y[i], options, Column(i, classes));
         return options.Reduction switch
         {
             AslReduction.None => perElement,
             AslReduction.Sum => [Sum(perElement)],
-            _ => [x.Length == 0 ? double.NaN : Sum(perElement) / x.Length],
+            _ => [x.Length == 0 ? double.NaN : Sum(perElement) * ReductionScale(x.Length, classes, options)],
         };
     }
 
@@ -64,26 +79,38 @@ public static class MultiLabelReference
     /// d(loss)/dx for an upstream gradient of one: for sum and mean the gradient of the scalar loss,
     /// for none the per-element derivatives (the chain rule then multiplies by the upstream tensor).
     /// </summary>
-    public static double[] Gradient(ReadOnlySpan<double> x, ReadOnlySpan<double> y, AslOptions options)
+    public static double[] Gradient(ReadOnlySpan<double> x, ReadOnlySpan<double> y, AslOptions options, int classes = 0)
     {
         CheckLengths(x, y);
-        double scale = options.Reduction == AslReduction.Mean ? 1.0 / x.Length : 1.0;
+        options.CheckShape(x.Length, classes);
+        double scale = ReductionScale(x.Length, classes, options);
         var grad = new double[x.Length];
         for (int i = 0; i < x.Length; i++)
-            grad[i] = scale * ElementGradient(x[i], y[i], options);
+            grad[i] = scale * ElementGradient(x[i], y[i], options, Column(i, classes));
         return grad;
     }
 
     /// <summary><see cref="ElementGradientMagnitude"/> for every element, scaled as <see cref="Gradient"/>.</summary>
-    public static double[] GradientMagnitude(ReadOnlySpan<double> x, ReadOnlySpan<double> y, AslOptions options)
+    public static double[] GradientMagnitude(ReadOnlySpan<double> x, ReadOnlySpan<double> y, AslOptions options, int classes = 0)
     {
         CheckLengths(x, y);
-        double scale = options.Reduction == AslReduction.Mean ? 1.0 / x.Length : 1.0;
+        options.CheckShape(x.Length, classes);
+        double scale = ReductionScale(x.Length, classes, options);
         var magnitude = new double[x.Length];
         for (int i = 0; i < x.Length; i++)
-            magnitude[i] = scale * ElementGradientMagnitude(x[i], y[i], options);
+            magnitude[i] = scale * ElementGradientMagnitude(x[i], y[i], options, Column(i, classes));
         return magnitude;
     }
+
+    /// <summary>What the reduction multiplies the sum by: 1/(N*C) for mean, 1/N for batchmean, else 1.</summary>
+    private static double ReductionScale(int count, int classes, AslOptions options) => options.Reduction switch
+    {
+        AslReduction.Mean => 1.0 / count,
+        AslReduction.BatchMean => (double)classes / count,
+        _ => 1.0,
+    };
+
+    private static int Column(int index, int classes) => classes > 0 ? index % classes : 0;
 
     /// <summary>Sums of p over positives and negatives, weighted by y and 1 - y (ASL.md section 3).</summary>
     public static AslStatistics Statistics(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
@@ -101,10 +128,14 @@ public static class MultiLabelReference
         return new AslStatistics(pPos, nPos, pNeg, nNeg);
     }
 
-    private readonly record struct Element(double P, double Q, double XnRaw0, double Xn, double L0, double G, double OneMinusPt, double W);
+    private readonly record struct Element(
+        double Y, double PosWeight, double ClassWeight, double P, double Q, double XnRaw0, double Xn, double L0, double G, double OneMinusPt, double W);
 
-    private static Element Evaluate(double x, double y, AslOptions options)
+    private static Element Evaluate(double x, double y, AslOptions options, int column)
     {
+        y = y * (1 - options.Smoothing) + 0.5 * options.Smoothing;     // timm's smoothing, before everything else
+        double posWeight = Factor(options.PosWeight, column);
+        double classWeight = Factor(options.ClassWeight, column);
         double p = 1 / (1 + Math.Exp(-x));
         double q = 1 / (1 + Math.Exp(x));                               // 1 - p, accurate for large x
         double clip = options.Clip;
@@ -116,15 +147,19 @@ public static class MultiLabelReference
         // (Written as "below eps ? log eps : ..." so that a NaN logit stays NaN, as Math.Max keeps it.)
         double lp = p < options.Eps ? logEps : LogSigmoid(x);
         double ln = clip > 0 ? Math.Log(Math.Max(xn, options.Eps)) : q < options.Eps ? logEps : LogSigmoid(-x);
-        double l0 = y * lp + (1 - y) * ln;
+        double l0 = y * posWeight * lp + (1 - y) * ln;
 
         double g = options.GammaPos * y + options.GammaNeg * (1 - y);
         // 1 - pt = y(1 - p) + (1 - y)(1 - xn), with 1 - xn = max(p - clip, 0) under clipping, else p.
         double oneMinusXn = clip > 0 ? Math.Max(p - clip, 0) : p;
         double oneMinusPt = y * q + (1 - y) * oneMinusXn;
         double w = options.HasFocusing ? Math.Pow(oneMinusPt, g) : 1;   // Math.Pow(0, 0) == 1
-        return new Element(p, q, xnRaw0, xn, l0, g, oneMinusPt, w);
+        return new Element(y, posWeight, classWeight, p, q, xnRaw0, xn, l0, g, oneMinusPt, w);
     }
+
+    /// <summary>A per-class factor: none is 1, one value applies to every class.</summary>
+    private static double Factor(ReadOnlyMemory<float> factors, int column) =>
+        factors.Length == 0 ? 1 : factors.Span[factors.Length == 1 ? 0 : column];
 
     /// <summary>log(sigmoid(z)) = min(z, 0) - log(1 + e^-|z|).</summary>
     private static double LogSigmoid(double z) => Math.Min(z, 0) - Log1p(Math.Exp(-Math.Abs(z)));
