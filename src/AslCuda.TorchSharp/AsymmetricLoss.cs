@@ -19,6 +19,23 @@ public sealed class AsymmetricLoss : Module<Tensor, Tensor, Tensor>
         Backend = Enum.IsDefined(backend) ? backend : throw new ArgumentOutOfRangeException(nameof(backend), backend, "unknown backend.");
     }
 
+    /// <summary>A loss with the given options (timm's terms included; see <see cref="AslOptions.TimmDefaults"/>).</summary>
+    public AsymmetricLoss(AslOptions options, AslBackend backend = AslBackend.Auto) : base(nameof(AsymmetricLoss))
+    {
+        Options = options;
+        Backend = Enum.IsDefined(backend) ? backend : throw new ArgumentOutOfRangeException(nameof(backend), backend, "unknown backend.");
+    }
+
+    /// <summary>
+    /// timm's <c>AsymmetricLossMultiLabel</c>: its arguments in its order and with its defaults (full gradient,
+    /// batchmean; docs/timm.md). <paramref name="weight"/> is a [C] per-class factor of the loss,
+    /// <paramref name="posWeight"/> one value or [C] factors of the positive log term; both are copied.
+    /// </summary>
+    public static AsymmetricLoss Timm(double gammaNeg = 4, double gammaPos = 1, double clip = 0.05, double eps = 1e-8,
+        bool disableTorchGradFocalLoss = false, double smoothing = 0, AslReduction reduction = AslReduction.BatchMean,
+        Tensor? weight = null, Tensor? posWeight = null, AslBackend backend = AslBackend.Auto) =>
+        new(MultiLabelLoss.TimmOptions(gammaNeg, gammaPos, clip, eps, disableTorchGradFocalLoss, smoothing, reduction, weight, posWeight), backend);
+
     /// <summary>All parameters; replace it (or set <see cref="GammaNeg"/>) to change them between steps.</summary>
     public AslOptions Options
     {

@@ -16,6 +16,37 @@ internal static class MultiLabelLoss
         DetachFocalWeight = disableTorchGradFocalLoss, Reduction = TensorBridge.ToAslReduction(reduction),
     };
 
+    /// <summary>Options from timm's <c>AsymmetricLossMultiLabel</c> parameter names (docs/timm.md).</summary>
+    public static AslOptions TimmOptions(double gammaNeg, double gammaPos, double clip, double eps, bool disableTorchGradFocalLoss,
+        double smoothing, AslReduction reduction, Tensor? weight, Tensor? posWeight) => new()
+    {
+        GammaNeg = gammaNeg, GammaPos = gammaPos, Clip = clip, Eps = eps, DetachFocalWeight = disableTorchGradFocalLoss,
+        Smoothing = smoothing, Reduction = reduction,
+        ClassWeight = weight is null ? default : ClassFactors(weight, nameof(weight), allowScalar: false),
+        PosWeight = posWeight is null ? default : ClassFactors(posWeight, nameof(posWeight), allowScalar: true),
+    };
+
+    /// <summary>
+    /// The values of a [C] factor tensor (or a one-value one where <paramref name="allowScalar"/>), copied to the
+    /// host once: the backends read them from the options on whatever device the input is.
+    /// </summary>
+    private static float[] ClassFactors(Tensor factors, string name, bool allowScalar)
+    {
+        TensorBridge.CheckUsable(factors, name);
+        if (!TensorBridge.IsFloatingPoint(factors.dtype))
+            throw new ArgumentException($"{name} must be a floating point tensor, got {factors.dtype}.", name);
+        bool shapeFits = factors.dim() == 1 || (allowScalar && factors.dim() == 0);
+        if (!shapeFits)
+            throw new ArgumentException(
+                $"{name} must be a [C] vector{(allowScalar ? " or a single value" : "")}, got shape [{string.Join(", ", factors.shape)}].", name);
+        using var values = factors.detach().cpu().to_type(ScalarType.Float32).contiguous();
+        var copy = values.data<float>().ToArray();
+        int bad = Array.FindIndex(copy, v => !float.IsFinite(v) || v < 0);
+        if (bad >= 0)
+            throw new ArgumentOutOfRangeException(name, copy[bad], $"{name}[{bad}] is {copy[bad]}: every value must be finite and >= 0.");
+        return copy;
+    }
+
     public static Tensor Compute(Tensor input, Tensor target, AslOptions options, AslBackend backend, StatisticsBox? statistics)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -141,6 +141,26 @@ public sealed record AslOptions
     /// </summary>
     public static AslOptions TimmDefaults => new() { DetachFocalWeight = false, Reduction = AslReduction.BatchMean };
 
+    /// <summary>Value equality, the per-class vectors compared by their values (a record would compare the buffers).</summary>
+    public bool Equals(AslOptions? other) =>
+        other is not null
+        && (GammaNeg, GammaPos, Clip, Eps, DetachFocalWeight, Reduction, Smoothing)
+            == (other.GammaNeg, other.GammaPos, other.Clip, other.Eps, other.DetachFocalWeight, other.Reduction, other.Smoothing)
+        && ClassWeight.Span.SequenceEqual(other.ClassWeight.Span) && PosWeight.Span.SequenceEqual(other.PosWeight.Span);
+
+    public override int GetHashCode() =>
+        HashCode.Combine(GammaNeg, GammaPos, Clip, Eps, DetachFocalWeight, Reduction, Smoothing, ClassWeight.Length * 31 + PosWeight.Length);
+
+    /// <summary>The options as text, the per-class vectors with their values.</summary>
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"GammaNeg = {GammaNeg}, GammaPos = {GammaPos}, Clip = {Clip}, Eps = {Eps}, DetachFocalWeight = {DetachFocalWeight}, Reduction = {Reduction}");
+        if (Smoothing > 0) builder.Append($", Smoothing = {Smoothing}");
+        if (!ClassWeight.IsEmpty) builder.Append($", ClassWeight = [{string.Join(", ", ClassWeight.ToArray())}]");
+        if (!PosWeight.IsEmpty) builder.Append($", PosWeight = [{string.Join(", ", PosWeight.ToArray())}]");
+        return true;
+    }
+
     /// <summary>True when a focusing weight applies at all (either gamma is positive).</summary>
     public bool HasFocusing => GammaPos > 0 || GammaNeg > 0;
 

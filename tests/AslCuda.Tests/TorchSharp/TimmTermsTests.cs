@@ -43,8 +43,8 @@ public class TimmTermsTests
                 var u = upstream.data<double>().ToArray();
                 for (int i = 0; i < refGradient.Length; i++) refGradient[i] *= u[i];
             }
-            Assert.That(TestData.RelativeError(loss.data<double>().ToArray(), refLoss, 1e-300), Is.LessThanOrEqualTo(1e-9), "loss " + Describe(options));
-            Assert.That(TestData.RelativeError(x.grad!.data<double>().ToArray(), refGradient, 1e-300), Is.LessThanOrEqualTo(1e-9), "gradient " + Describe(options));
+            Assert.That(TestData.RelativeError(loss.data<double>().ToArray(), refLoss, 1e-300), Is.LessThanOrEqualTo(1e-9), "loss " + options);
+            Assert.That(TestData.RelativeError(x.grad!.data<double>().ToArray(), refGradient, 1e-300), Is.LessThanOrEqualTo(1e-9), "gradient " + options);
         }
     }
 
@@ -73,6 +73,38 @@ public class TimmTermsTests
         Assert.That(() => module.forward(torch.zeros(6), torch.zeros(6)), Throws.ArgumentException.With.Message.Contains("[N, C]").And.Message.Contains("[6]"));
     }
 
-    private static string Describe(AslOptions o) =>
-        $"{o} ClassWeight=[{string.Join(", ", o.ClassWeight.ToArray())}] PosWeight=[{string.Join(", ", o.PosWeight.ToArray())}]";
+    [Test]
+    public void TimmFactoryAndFunctionalTakeTimmsArguments()
+    {
+        var random = TestData.NewRandom();
+        const int n = 5, c = 4;
+        var x = torch.tensor(TestData.Logits(random, n * c), [n, c]);
+        var y = torch.tensor(TestData.SoftTargets(random, n * c), [n, c]);
+        var weight = torch.tensor(new[] { 1.0, 0.5, 2.0, 0.0 });
+        var module = AsymmetricLoss.Timm(smoothing: 0.1, weight: weight, posWeight: torch.tensor(3.0));
+        Assert.That(module.Options, Is.EqualTo(AslOptions.TimmDefaults with { Smoothing = 0.1, ClassWeight = new[] { 1f, 0.5f, 2f, 0f }, PosWeight = new[] { 3f } }));
+        Assert.That(module.Options, Is.Not.EqualTo(AslOptions.TimmDefaults with { Smoothing = 0.1, ClassWeight = new[] { 1f, 0.5f, 2f, 1f }, PosWeight = new[] { 3f } }));
+        Assert.That(module.Options.ClassWeight.ToArray(), Is.EqualTo(new[] { 1f, 0.5f, 2f, 0f }));
+        Assert.That(module.Options.PosWeight.ToArray(), Is.EqualTo(new[] { 3f }));
+
+        var options = module.Options;
+        double expected = MultiLabelReference.Loss(x.data<double>().ToArray(), y.data<double>().ToArray(), options, classes: c)[0];
+        Assert.That(module.forward(x, y).item<double>(), Is.EqualTo(expected).Within(1e-9).Percent);
+        var functional = AslFunctional.asymmetric_loss_multi_label(x, y, smoothing: 0.1, weight: weight, posWeight: torch.tensor(3.0));
+        Assert.That(functional.item<double>(), Is.EqualTo(expected).Within(1e-9).Percent);
+    }
+
+    [Test]
+    public void BadTimmTensorsAreRejectedWithTheirNameAndValue()
+    {
+        Assert.That(() => AsymmetricLoss.Timm(weight: torch.tensor(new[] { 1.0, -2.0 })),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("weight[1] is -2"));
+        Assert.That(() => AsymmetricLoss.Timm(posWeight: torch.tensor(new[] { double.NaN })),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("posWeight[0] is NaN"));
+        Assert.That(() => AsymmetricLoss.Timm(weight: torch.ones(2, 3)),
+            Throws.ArgumentException.With.Message.Contains("weight must be a [C] vector").And.Message.Contains("[2, 3]"));
+        Assert.That(() => AsymmetricLoss.Timm(weight: torch.tensor(2.0)), Throws.ArgumentException.With.Message.Contains("weight must be a [C] vector"));
+        Assert.That(() => AsymmetricLoss.Timm(weight: torch.ones(3, ScalarType.Int64)), Throws.ArgumentException.With.Message.Contains("Int64"));
+        Assert.That(() => AsymmetricLoss.Timm(smoothing: 1), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("smoothing"));
+    }
 }
