@@ -16,9 +16,13 @@ internal unsafe interface IElementCodec
 
 internal unsafe struct Float32Codec : IElementCodec
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(void* source) => Vector256.Load((float*)source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* destination, Vector256<float> value) => value.Store((float*)destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(void* source) => Vector512.Load((float*)source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store512(void* destination, Vector512<float> value) => value.Store((float*)destination);
     public static float ToSingle(void* source, nint index) => ((float*)source)[index];
     public static void FromSingle(void* destination, nint index, float value) => ((float*)destination)[index] = value;
@@ -26,12 +30,14 @@ internal unsafe struct Float32Codec : IElementCodec
 
 internal unsafe struct Float64Codec : IElementCodec
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(void* source)
     {
         var d = (double*)source;
         return Vector256.Narrow(Vector256.Load(d), Vector256.Load(d + 4));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* destination, Vector256<float> value)
     {
         var d = (double*)destination;
@@ -40,12 +46,14 @@ internal unsafe struct Float64Codec : IElementCodec
         upper.Store(d + 4);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(void* source)
     {
         var d = (double*)source;
         return Vector512.Narrow(Vector512.Load(d), Vector512.Load(d + 8));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store512(void* destination, Vector512<float> value)
     {
         var d = (double*)destination;
@@ -61,6 +69,7 @@ internal unsafe struct Float64Codec : IElementCodec
 /// <summary>IEEE half; widening is exact bit arithmetic (subnormals, inf and NaN included).</summary>
 internal unsafe struct Float16Codec : IElementCodec
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(void* source)
     {
         var h = Vector256.WidenLower(Vector128.Load((ushort*)source).ToVector256Unsafe());
@@ -74,15 +83,18 @@ internal unsafe struct Float16Codec : IElementCodec
         return Vector256.ConditionalSelect(isSpecial, special, finite) | sign;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* destination, Vector256<float> value)
     {
         var d = (Half*)destination;
         for (int i = 0; i < Vector256<float>.Count; i++) d[i] = (Half)value.GetElement(i);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(void* source) =>
         Vector512.Create(Load(source), Load((ushort*)source + Vector256<float>.Count));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store512(void* destination, Vector512<float> value)
     {
         Store(destination, value.GetLower());
@@ -95,9 +107,11 @@ internal unsafe struct Float16Codec : IElementCodec
 
 internal unsafe struct BFloat16Codec : IElementCodec
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(void* source) =>
         (Vector256.WidenLower(Vector128.Load((ushort*)source).ToVector256Unsafe()) << 16).AsSingle();
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* destination, Vector256<float> value)
     {
         var bits = value.AsUInt32();
@@ -108,9 +122,11 @@ internal unsafe struct BFloat16Codec : IElementCodec
         Vector256.Narrow(result, result).GetLower().Store((ushort*)destination);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(void* source) =>
         (Vector512.WidenLower(Vector256.Load((ushort*)source).ToVector512Unsafe()) << 16).AsSingle();
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store512(void* destination, Vector512<float> value)
     {
         var bits = value.AsUInt32();
@@ -128,6 +144,7 @@ internal unsafe struct BFloat16Codec : IElementCodec
 /// <summary>Binary targets stored as bytes (uint8 or bool tensors).</summary>
 internal unsafe struct UInt8Codec : IElementCodec
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(void* source)
     {
         var bytes = Vector128.CreateScalarUnsafe(*(ulong*)source).AsByte();
@@ -135,14 +152,17 @@ internal unsafe struct UInt8Codec : IElementCodec
         return Vector256.ConvertToSingle(Vector256.WidenLower(words.ToVector256Unsafe()).AsInt32());
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* destination, Vector256<float> value) => throw new NotSupportedException("targets are never written");
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(void* source)
     {
         var words = Vector256.WidenLower(Vector128.Load((byte*)source).ToVector256Unsafe());
         return Vector512.ConvertToSingle(Vector512.WidenLower(words.ToVector512Unsafe()).AsInt32());
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store512(void* destination, Vector512<float> value) => throw new NotSupportedException("targets are never written");
     public static float ToSingle(void* source, nint index) => ((byte*)source)[index];
     public static void FromSingle(void* destination, nint index, float value) => throw new NotSupportedException("targets are never written");

@@ -123,23 +123,30 @@ public static unsafe class MultiLabelCpu
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double RunWidth<TX, TY, TMode>(in Request request, out AslStatistics statistics)
         where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode =>
-        request.Wide
-            ? RunMode<FloatLanes512, Vector512<double>, TX, TY, TMode>(request, out statistics)
-            : RunMode<FloatLanes256, Vector256<double>, TX, TY, TMode>(request, out statistics);
+        request.Options.Clip > 0
+            ? RunWidth<TX, TY, TMode, Clipping>(request, out statistics)
+            : RunWidth<TX, TY, TMode, NoClipping>(request, out statistics);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double RunMode<TV, TW, TX, TY, TMode>(Request request, out AslStatistics statistics)
+    private static double RunWidth<TX, TY, TMode, TClip>(in Request request, out AslStatistics statistics)
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode =>
+        request.Wide
+            ? RunMode<FloatLanes512, Vector512<double>, TX, TY, TMode, TClip>(request, out statistics)
+            : RunMode<FloatLanes256, Vector256<double>, TX, TY, TMode, TClip>(request, out statistics);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double RunMode<TV, TW, TX, TY, TMode, TClip>(Request request, out AslStatistics statistics)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode
     {
         long count = request.Count;
         int chunks = (int)((count + ChunkLength - 1) / ChunkLength);
         var partials = new Partial[chunks];
         var parameters = new Parameters<TV, TW>(request.Options, count);
         if (count >= ParallelThreshold && Environment.ProcessorCount > 1)
-            Parallel.For(0, chunks, c => partials[c] = RunChunk<TV, TW, TX, TY, TMode>(request, parameters, c));
+            Parallel.For(0, chunks, c => partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip>(request, parameters, c));
         else
-            for (int c = 0; c < chunks; c++) partials[c] = RunChunk<TV, TW, TX, TY, TMode>(request, parameters, c);
+            for (int c = 0; c < chunks; c++) partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip>(request, parameters, c);
 
         double loss = 0, pPos = 0, nPos = 0, pNeg = 0, nNeg = 0;
         bool targetsValid = true;
@@ -167,7 +174,7 @@ public static unsafe class MultiLabelCpu
     {
         public readonly TV GammaPos, GammaNeg, Clip, Eps, LogEps, NegatedGradientScale, NegligibleNegativeLogit, NegligiblePositiveLogit, ClippedAwayLogit;
         public readonly int IntGammaPos, IntGammaNeg, IntGammaPosMinusOne, IntGammaNegMinusOne;
-        public readonly bool Focusing, IntegerGammas, Clipping, SkipClippedAway;
+        public readonly bool Focusing, IntegerGammas, SkipClippedAway;
 
         public Parameters(AslOptions o, long count)
         {
@@ -186,19 +193,18 @@ public static unsafe class MultiLabelCpu
             IntGammaNeg = (int)o.GammaNeg;
             IntGammaPosMinusOne = Math.Max(IntGammaPos - 1, 0);
             IntGammaNegMinusOne = Math.Max(IntGammaNeg - 1, 0);
-            Clipping = o.Clip > 0;
             // A negative with p < clip has xn = 1: log xn = 0 and clamp(max=1) blocks the gradient, so its loss and
             // gradient are exactly 0. Logits 1e-3 below logit(clip) are surely there (float32 p is good to ~1e-7).
             // Not for the full gradient with 0 < gamma_neg < 1, where PyTorch's pow gradient makes it NaN.
             ClippedAwayLogit = TV.Create((float)(Math.Log(o.Clip / (1 - o.Clip)) - 1e-3));
-            SkipClippedAway = Clipping && (o.DetachFocalWeight || o.GammaNeg == 0 || o.GammaNeg >= 1);
+            SkipClippedAway = o.Clip > 0 && (o.DetachFocalWeight || o.GammaNeg == 0 || o.GammaNeg >= 1);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Partial RunChunk<TV, TW, TX, TY, TMode>(in Request r, in Parameters<TV, TW> k, int chunk)
+    private static Partial RunChunk<TV, TW, TX, TY, TMode, TClip>(in Request r, in Parameters<TV, TW> k, int chunk)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
         long start = (long)chunk * ChunkLength;
@@ -206,7 +212,7 @@ public static unsafe class MultiLabelCpu
         long vectors = (end - start) / TV.Count;
         byte* g = (byte*)r.Gradient, l = (byte*)r.ElementLoss;
         var sums = new Sums<TV, TW>();
-        RunVectors<TV, TW, TX, TY, TMode>((byte*)r.X + start * sizeX, (byte*)r.Y + start * sizeY,
+        RunVectors<TV, TW, TX, TY, TMode, TClip>((byte*)r.X + start * sizeX, (byte*)r.Y + start * sizeY,
             g == null ? null : g + start * sizeX, l == null ? null : l + start * sizeX,
             vectors, k, ~TV.Zero, r.Statistics, ref sums);
 
@@ -223,7 +229,7 @@ public static unsafe class MultiLabelCpu
             byte* xs = buffers, ys = buffers + BufferBytes, gs = buffers + 2 * BufferBytes, ls = buffers + 3 * BufferBytes;
             Buffer.MemoryCopy((byte*)r.X + i * sizeX, xs, BufferBytes, n * sizeX);
             Buffer.MemoryCopy((byte*)r.Y + i * sizeY, ys, BufferBytes, n * sizeY);
-            RunVectors<TV, TW, TX, TY, TMode>(xs, ys, g == null ? null : gs, l == null ? null : ls, 1, k, TV.FirstLanes(n), r.Statistics, ref sums);
+            RunVectors<TV, TW, TX, TY, TMode, TClip>(xs, ys, g == null ? null : gs, l == null ? null : ls, 1, k, TV.FirstLanes(n), r.Statistics, ref sums);
             if (g != null) Buffer.MemoryCopy(gs, g + i * sizeX, n * sizeX, n * sizeX);
             if (l != null) Buffer.MemoryCopy(ls, l + i * sizeX, n * sizeX, n * sizeX);
         }
@@ -237,6 +243,7 @@ public static unsafe class MultiLabelCpu
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int ElementSize<T>() where T : IElementCodec =>
         typeof(T) == typeof(Float64Codec) ? 8
         : typeof(T) == typeof(Float32Codec) ? 4
@@ -258,10 +265,10 @@ public static unsafe class MultiLabelCpu
     /// binary targets cost one exp, one log and two divisions; soft targets one log more.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunVectors<TV, TW, TX, TY, TMode>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long vectors,
+    private static void RunVectors<TV, TW, TX, TY, TMode, TClip>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long vectors,
         in Parameters<TV, TW> k, TV live, bool statistics, ref Sums<TV, TW> sums)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
         var one = TV.One;
@@ -307,10 +314,10 @@ public static unsafe class MultiLabelCpu
             // Clipped: xn = min(1 - p + clip, 1) = 1 + v with v = min(clip - p, 0), and log xn = log1p(v), accurate
             // where xn is near 1; 1 - xn = max(p - clip, 0). clamp(max=1) passes the gradient where p >= clip: tested
             // on p, whose rounding is far finer near the kink than that of 1 - p + clip.
-            var clipExcess = k.Clipping ? TV.Min(k.Clip - p, zero) : zero;
-            var xn = k.Clipping ? one + clipExcess : q;
-            var oneMinusXn = k.Clipping ? TV.Max(p - k.Clip, zero) : p;
-            var dxn = k.Clipping ? -s & TV.GreaterOrEqual(p, k.Clip) : -s;
+            var clipExcess = TClip.On ? TV.Min(k.Clip - p, zero) : zero;
+            var xn = TClip.On ? one + clipExcess : q;
+            var oneMinusXn = TClip.On ? TV.Max(p - k.Clip, zero) : p;
+            var dxn = TClip.On ? -s & TV.GreaterOrEqual(p, k.Clip) : -s;
             var pastEpsP = TV.GreaterOrEqual(p, k.Eps);
             var pastEpsXn = TV.GreaterOrEqual(xn, k.Eps);
             bool binary = typeof(TY) == typeof(UInt8Codec) || TV.All(isNegative | isPositive);
@@ -320,18 +327,18 @@ public static unsafe class MultiLabelCpu
             {
                 // One log per lane: of 1 + e^-|x| for positives (and for negatives without clipping), of xn for
                 // clipped negatives; then l0 is log p or log xn, picked per lane.
-                var logArgument = k.Clipping ? TV.Select(isPositive, onePlusEx, xn) : onePlusEx;
-                if (k.Clipping) reciprocalXn = one / xn;
-                var reciprocal = k.Clipping ? TV.Select(isPositive, r, reciprocalXn) : r;
-                var u = k.Clipping ? TV.Select(isPositive, ex, clipExcess) : ex;
+                var logArgument = TClip.On ? TV.Select(isPositive, onePlusEx, xn) : onePlusEx;
+                if (TClip.On) reciprocalXn = one / xn;
+                var reciprocal = TClip.On ? TV.Select(isPositive, r, reciprocalXn) : r;
+                var u = TClip.On ? TV.Select(isPositive, ex, clipExcess) : ex;
                 var log1p = TV.MultiplyAdd(u - (logArgument - one), reciprocal, VectorMath.Log<TV, TW>(logArgument));
                 var lp = TV.Select(pastEpsP, TV.Min(x, zero) - log1p, k.LogEps);
-                var ln = TV.Select(pastEpsXn, k.Clipping ? log1p : TV.Min(-x, zero) - log1p, k.LogEps);
+                var ln = TV.Select(pastEpsXn, TClip.On ? log1p : TV.Min(-x, zero) - log1p, k.LogEps);
                 l0 = TV.Select(isPositive, lp, ln);
                 if (TMode.Enabled)
                 {
                     // d log p / dx = 1 - p; d log xn / dx = dxn / xn (= -p without clipping, where xn = 1 - p).
-                    var dln = (k.Clipping ? dxn * reciprocalXn : -p) & pastEpsXn;
+                    var dln = (TClip.On ? dxn * reciprocalXn : -p) & pastEpsXn;
                     dl0 = TV.Select(isPositive, q & pastEpsP, dln);
                 }
             }
@@ -339,8 +346,8 @@ public static unsafe class MultiLabelCpu
             {
                 var log1pEx = TV.MultiplyAdd(ex - (onePlusEx - one), r, VectorMath.Log<TV, TW>(onePlusEx));
                 var lp = TV.Select(pastEpsP, TV.Min(x, zero) - log1pEx, k.LogEps);
-                if (k.Clipping) reciprocalXn = one / xn;
-                var lnUnclamped = k.Clipping
+                if (TClip.On) reciprocalXn = one / xn;
+                var lnUnclamped = TClip.On
                     ? TV.MultiplyAdd(clipExcess - (xn - one), reciprocalXn, VectorMath.Log<TV, TW>(xn))
                     : TV.Min(-x, zero) - log1pEx;
                 var ln = TV.Select(pastEpsXn, lnUnclamped, k.LogEps);
@@ -348,7 +355,7 @@ public static unsafe class MultiLabelCpu
                 l0 = y * lp + negY * ln;
                 if (TMode.Enabled)
                 {
-                    var dln = (k.Clipping ? dxn * reciprocalXn : -p) & pastEpsXn;
+                    var dln = (TClip.On ? dxn * reciprocalXn : -p) & pastEpsXn;
                     dl0 = y * (q & pastEpsP) + negY * dln;
                 }
             }
@@ -457,4 +464,20 @@ internal struct FullGradient : IGradientMode
 {
     public static bool Enabled => true;
     public static bool Full => true;
+}
+
+/// <summary>Whether clip &gt; 0 (the negatives' probability margin applies); a type parameter so the JIT drops the other branch.</summary>
+internal interface IClipMode
+{
+    static abstract bool On { get; }
+}
+
+internal struct Clipping : IClipMode
+{
+    public static bool On => true;
+}
+
+internal struct NoClipping : IClipMode
+{
+    public static bool On => false;
 }
