@@ -311,11 +311,13 @@ public static unsafe class MultiLabelCpu
             // the digits of 1 - p. log1p(u) = log(1 + u) + (u - ((1 + u) - 1)) / (1 + u): the correction restores
             // what rounding 1 + u lost, and 1 / (1 + e^-|x|) is r, already there. Below eps the clamp takes over,
             // as clamp(min=eps) does.
-            // Clipped: xn = min(1 - p + clip, 1) = 1 + v with v = min(clip - p, 0), and log xn = log1p(v), accurate
-            // where xn is near 1; 1 - xn = max(p - clip, 0). clamp(max=1) passes the gradient where p >= clip: tested
-            // on p, whose rounding is far finer near the kink than that of 1 - p + clip.
-            var clipExcess = TClip.On ? TV.Min(k.Clip - p, zero) : zero;
-            var xn = TClip.On ? one + clipExcess : q;
+            // Clipped: xn = min(1 - p + clip, 1). For x < 0 it is 1 + v with v = min(clip - p, 0), and log xn =
+            // log1p(v) keeps the digits where xn is near 1; for x >= 0 it is q + clip, where p near 1 would lose
+            // them (v - (xn - 1) is then 0: no correction). 1 - xn = max(p - clip, 0). clamp(max=1) passes the
+            // gradient where p >= clip: tested on p, whose rounding is far finer near the kink than that of 1 - p + clip.
+            var xnFromQ = TClip.On ? TV.Min(q + k.Clip, one) : q;
+            var clipExcess = TClip.On ? TV.Select(nonNegative, xnFromQ - one, TV.Min(k.Clip - p, zero)) : zero;
+            var xn = TClip.On ? TV.Select(nonNegative, xnFromQ, one + clipExcess) : q;
             var oneMinusXn = TClip.On ? TV.Max(p - k.Clip, zero) : p;
             var dxn = TClip.On ? -s & TV.GreaterOrEqual(p, k.Clip) : -s;
             var pastEpsP = TV.GreaterOrEqual(p, k.Eps);
