@@ -110,14 +110,24 @@ public static unsafe class MultiLabelCpu
         return new ArgumentException("targets must lie in [0, 1] (found a value outside it, or NaN).", "target");
     }
 
+    /// <summary>
+    /// Forces 256-bit (256) or 512-bit (512) vectors for calls made on this thread; null picks 512 where the
+    /// hardware accelerates it. Lets the tests check both loop bodies on one machine.
+    /// </summary>
+    [ThreadStatic] internal static int? VectorBitsOverride;
+
     private readonly struct Request(void* x, void* y, void* gradient, void* elementLoss, long count, AslOptions options, bool statistics)
     {
         public readonly nint X = (nint)x, Y = (nint)y, Gradient = (nint)gradient, ElementLoss = (nint)elementLoss;
         public readonly long Count = count;
         public readonly AslOptions Options = options;
         public readonly bool Statistics = statistics;
+        public readonly bool Wide = VectorBitsOverride is { } bits ? bits == 512 : Vector512.IsHardwareAccelerated;
     }
 
+    // Every method from here to the loop body is compiled fully optimized on its first call: under tiered
+    // compilation tier-0 code would run the first calls of a process at a fraction of the speed.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Run(AslDataType logitType, AslDataType targetType, in Request request, out AslStatistics statistics)
     {
         if (!logitType.IsFloatingPoint())
@@ -137,28 +147,45 @@ public static unsafe class MultiLabelCpu
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double RunTyped<TX, TY>(in Request request, out AslStatistics statistics)
         where TX : IElementCodec where TY : IElementCodec
     {
         var o = request.Options;
         if (request.Gradient == 0)
-            return RunMode<TX, TY, NoGradient>(request, out statistics);
+            return RunWidth<TX, TY, NoGradient>(request, out statistics);
         return o.DetachFocalWeight || !o.HasFocusing
-            ? RunMode<TX, TY, DetachedGradient>(request, out statistics)
-            : RunMode<TX, TY, FullGradient>(request, out statistics);
+            ? RunWidth<TX, TY, DetachedGradient>(request, out statistics)
+            : RunWidth<TX, TY, FullGradient>(request, out statistics);
     }
 
-    private static double RunMode<TX, TY, TMode>(Request request, out AslStatistics statistics)
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double RunWidth<TX, TY, TMode>(in Request request, out AslStatistics statistics)
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode =>
+        request.Options.Clip > 0
+            ? RunWidth<TX, TY, TMode, Clipping>(request, out statistics)
+            : RunWidth<TX, TY, TMode, NoClipping>(request, out statistics);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double RunWidth<TX, TY, TMode, TClip>(in Request request, out AslStatistics statistics)
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode =>
+        request.Wide
+            ? RunMode<FloatLanes512, Vector512<double>, TX, TY, TMode, TClip>(request, out statistics)
+            : RunMode<FloatLanes256, Vector256<double>, TX, TY, TMode, TClip>(request, out statistics);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double RunMode<TV, TW, TX, TY, TMode, TClip>(Request request, out AslStatistics statistics)
+        where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode
     {
         long count = request.Count;
         int chunks = (int)((count + ChunkLength - 1) / ChunkLength);
         var partials = new Partial[chunks];
-        var parameters = new Parameters(request.Options, count);
+        var parameters = new Parameters<TV, TW>(request.Options, count);
         if (count >= ParallelThreshold && Environment.ProcessorCount > 1)
-            Parallel.For(0, chunks, c => partials[c] = RunChunk<TX, TY, TMode>(request, parameters, c));
+            Parallel.For(0, chunks, c => partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip>(request, parameters, c));
         else
-            for (int c = 0; c < chunks; c++) partials[c] = RunChunk<TX, TY, TMode>(request, parameters, c);
+            for (int c = 0; c < chunks; c++) partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip>(request, parameters, c);
 
         double loss = 0, pPos = 0, nPos = 0, pNeg = 0, nNeg = 0;
         bool targetsValid = true;
@@ -182,74 +209,80 @@ public static unsafe class MultiLabelCpu
     }
 
     /// <summary>Loop invariants as vectors, built once per call.</summary>
-    private readonly struct Parameters
+    private readonly struct Parameters<TV, TW> where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
     {
-        public readonly Vector256<float> GammaPos, GammaNeg, Clip, Eps, LogEps, GradientScale, NegligibleNegativeLogit, NegligiblePositiveLogit;
+        public readonly TV GammaPos, GammaNeg, Clip, Eps, LogEps, NegatedGradientScale, NegligibleNegativeLogit, NegligiblePositiveLogit, ClippedAwayLogit;
         public readonly int IntGammaPos, IntGammaNeg, IntGammaPosMinusOne, IntGammaNegMinusOne;
-        public readonly bool Focusing, IntegerGammas, Clipping;
+        public readonly bool Focusing, IntegerGammas, SkipClippedAway;
 
         public Parameters(AslOptions o, long count)
         {
-            GammaPos = Vector256.Create((float)o.GammaPos);
-            GammaNeg = Vector256.Create((float)o.GammaNeg);
-            Clip = Vector256.Create((float)o.Clip);
-            Eps = Vector256.Create((float)o.Eps);
-            LogEps = Vector256.Create((float)Math.Log(o.Eps));
+            GammaPos = TV.Create((float)o.GammaPos);
+            GammaNeg = TV.Create((float)o.GammaNeg);
+            Clip = TV.Create((float)o.Clip);
+            Eps = TV.Create((float)o.Eps);
+            LogEps = TV.Create((float)Math.Log(o.Eps));
             // ln(float.MinNormal) = -87.34: where p^(gamma_neg + 1) or q^(gamma_pos + 1) drops below it.
-            NegligibleNegativeLogit = Vector256.Create((float)(-87.336544 / (o.GammaNeg + 1)));
-            NegligiblePositiveLogit = Vector256.Create((float)(87.336544 / (o.GammaPos + 1)));
-            GradientScale = Vector256.Create(o.Reduction == AslReduction.Mean && count > 0 ? (float)(1.0 / count) : 1f);
+            NegligibleNegativeLogit = TV.Create((float)(-87.336544 / (o.GammaNeg + 1)));
+            NegligiblePositiveLogit = TV.Create((float)(87.336544 / (o.GammaPos + 1)));
+            NegatedGradientScale = TV.Create(o.Reduction == AslReduction.Mean && count > 0 ? (float)(-1.0 / count) : -1f);
             Focusing = o.HasFocusing;
             IntegerGammas = o.HasIntegerGammas;
             IntGammaPos = (int)o.GammaPos;
             IntGammaNeg = (int)o.GammaNeg;
             IntGammaPosMinusOne = Math.Max(IntGammaPos - 1, 0);
             IntGammaNegMinusOne = Math.Max(IntGammaNeg - 1, 0);
-            Clipping = o.Clip > 0;
+            // A negative with p < clip has xn = 1: log xn = 0 and clamp(max=1) blocks the gradient, so its loss and
+            // gradient are exactly 0. Logits 1e-3 below logit(clip) are surely there (float32 p is good to ~1e-7).
+            // Not for the full gradient with 0 < gamma_neg < 1, where PyTorch's pow gradient makes it NaN.
+            ClippedAwayLogit = TV.Create((float)(Math.Log(o.Clip / (1 - o.Clip)) - 1e-3));
+            SkipClippedAway = o.Clip > 0 && (o.DetachFocalWeight || o.GammaNeg == 0 || o.GammaNeg >= 1);
         }
     }
 
-    private static Partial RunChunk<TX, TY, TMode>(in Request r, in Parameters k, int chunk)
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static Partial RunChunk<TV, TW, TX, TY, TMode, TClip>(in Request r, in Parameters<TV, TW> k, int chunk)
+        where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
         long start = (long)chunk * ChunkLength;
         long end = Math.Min(start + ChunkLength, r.Count);
-        long vectors = (end - start) / Vector256<float>.Count;
+        long vectors = (end - start) / TV.Count;
         byte* g = (byte*)r.Gradient, l = (byte*)r.ElementLoss;
-        var sums = new Sums();
-        RunVectors<TX, TY, TMode>((byte*)r.X + start * sizeX, (byte*)r.Y + start * sizeY,
+        var sums = new Sums<TV, TW>();
+        RunVectors<TV, TW, TX, TY, TMode, TClip>((byte*)r.X + start * sizeX, (byte*)r.Y + start * sizeY,
             g == null ? null : g + start * sizeX, l == null ? null : l + start * sizeX,
-            vectors, k, Vector256<uint>.AllBitsSet.AsSingle(), r.Statistics, ref sums);
+            vectors, k, ~TV.Zero, r.Statistics, ref sums);
 
-        long i = start + vectors * Vector256<float>.Count;
+        long i = start + vectors * TV.Count;
         if (i < end)
         {
             // The ragged tail goes through the same vector code on a zero-padded copy (0 is a valid logit and
             // target in every format), so every element gets the same arithmetic; padding lanes are masked
             // out of the sums and never copied back.
             int n = (int)(end - i);
-            const int Bytes = 8 * sizeof(double) * 4;
-            byte* buffers = stackalloc byte[Bytes];
-            new Span<byte>(buffers, Bytes).Clear();
-            byte* xs = buffers, ys = buffers + 64, gs = buffers + 128, ls = buffers + 192;
-            Buffer.MemoryCopy((byte*)r.X + i * sizeX, xs, 64, n * sizeX);
-            Buffer.MemoryCopy((byte*)r.Y + i * sizeY, ys, 64, n * sizeY);
-            var live = Vector256.LessThan(Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7), Vector256.Create((float)n));
-            RunVectors<TX, TY, TMode>(xs, ys, g == null ? null : gs, l == null ? null : ls, 1, k, live, r.Statistics, ref sums);
+            const int BufferBytes = 16 * sizeof(double);                // sixteen lanes of the widest element
+            byte* buffers = stackalloc byte[4 * BufferBytes];
+            new Span<byte>(buffers, 4 * BufferBytes).Clear();
+            byte* xs = buffers, ys = buffers + BufferBytes, gs = buffers + 2 * BufferBytes, ls = buffers + 3 * BufferBytes;
+            Buffer.MemoryCopy((byte*)r.X + i * sizeX, xs, BufferBytes, n * sizeX);
+            Buffer.MemoryCopy((byte*)r.Y + i * sizeY, ys, BufferBytes, n * sizeY);
+            RunVectors<TV, TW, TX, TY, TMode, TClip>(xs, ys, g == null ? null : gs, l == null ? null : ls, 1, k, TV.FirstLanes(n), r.Statistics, ref sums);
             if (g != null) Buffer.MemoryCopy(gs, g + i * sizeX, n * sizeX, n * sizeX);
             if (l != null) Buffer.MemoryCopy(ls, l + i * sizeX, n * sizeX, n * sizeX);
         }
 
         return new Partial
         {
-            Loss = Vector256.Sum(sums.Loss),
-            SumPPositive = Vector256.Sum(sums.PPositive), CountPositive = Vector256.Sum(sums.CountPositive),
-            SumPNegative = Vector256.Sum(sums.PNegative), CountNegative = Vector256.Sum(sums.CountNegative),
-            TargetsValid = sums.InvalidTargets.AsUInt32() == Vector256<uint>.Zero,
+            Loss = TV.Sum(sums.Loss),
+            SumPPositive = TV.Sum(sums.PPositive), CountPositive = TV.Sum(sums.CountPositive),
+            SumPNegative = TV.Sum(sums.PNegative), CountNegative = TV.Sum(sums.CountNegative),
+            TargetsValid = TV.None(sums.InvalidTargets),
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int ElementSize<T>() where T : IElementCodec =>
         typeof(T) == typeof(Float64Codec) ? 8
         : typeof(T) == typeof(Float32Codec) ? 4
@@ -257,148 +290,180 @@ public static unsafe class MultiLabelCpu
         : 2;
 
     /// <summary>Running sums of one chunk, in float64 lanes; lanes that saw an invalid target set <see cref="InvalidTargets"/>.</summary>
-    private struct Sums
+    private struct Sums<TV, TW> where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
     {
-        public Vector256<double> Loss, PPositive, CountPositive, PNegative, CountNegative;
-        public Vector256<float> InvalidTargets;
+        public TW Loss, PPositive, CountPositive, PNegative, CountNegative;
+        public TV InvalidTargets;
     }
 
     /// <summary>
-    /// Loss, gradient and statistics of <paramref name="vectors"/> groups of eight elements: ASL.md section 1,
-    /// term by term. The whole loop body lives in this one method so that the JIT keeps it in registers;
-    /// lanes outside <paramref name="live"/> stay out of the sums.
+    /// Loss, gradient and statistics of <paramref name="vectors"/> groups of <c>TV.Count</c> elements: ASL.md
+    /// section 1, term by term. The whole loop body lives in this one method so that the JIT keeps it in
+    /// registers; lanes outside <paramref name="live"/> stay out of the sums.
+    /// Work per element, most to least common: negatives with p &lt; clip (whole vectors of them) cost a compare;
+    /// binary targets cost one exp, one log and two divisions; soft targets one log more.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunVectors<TX, TY, TMode>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long vectors, in Parameters k,
-        Vector256<float> live, bool statistics, ref Sums sums)
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode
+    private static void RunVectors<TV, TW, TX, TY, TMode, TClip>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long vectors,
+        in Parameters<TV, TW> k, TV live, bool statistics, ref Sums<TV, TW> sums)
+        where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
-        var one = Vector256<float>.One;
-        var zero = Vector256<float>.Zero;
+        var one = TV.One;
+        var zero = TV.Zero;
         var lossSum = sums.Loss;
         var invalid = sums.InvalidTargets;
+        bool skipClippedAway = k.SkipClippedAway && !statistics;
         for (long v = 0; v < vectors; v++)
         {
-            long i = v * Vector256<float>.Count;
-            var x = TX.Load(xp + i * sizeX);
-            var y = TY.Load(yp + i * sizeY);
+            long i = v * TV.Count;
+            var x = TV.Load<TX>(xp + i * sizeX);
+            var y = TV.Load<TY>(yp + i * sizeY);
+            invalid |= InvalidTargets<TV, TW>(y);
+            var isNegative = TV.Equal(y, zero);
+
+            if (skipClippedAway && TV.All(isNegative & TV.Less(x, k.ClippedAwayLogit)))
+            {
+                // Every lane a negative with p < clip: loss and gradient are 0 (and add nothing to the sum).
+                if (TMode.Enabled) TV.Store<TX>(gradientOut + i * sizeX, zero);
+                if (lossOut != null) TV.Store<TX>(lossOut + i * sizeX, zero);
+                continue;
+            }
 
             // p = 1/(1+e^-x) and q = 1 - p = 1/(1+e^x), both from e^-|x| so neither cancels.
-            var ex = VectorMath.Exp(-Vector256.Abs(x));
-            var r = one / (one + ex);
-            var nonNegative = Vector256.GreaterThanOrEqual(x, zero);
-            var pExact = Vector256.ConditionalSelect(nonNegative, r, ex * r);
-            var qExact = Vector256.ConditionalSelect(nonNegative, ex * r, r);
+            var ex = VectorMath.ExpOfNonPositive<TV, TW>(-TV.Abs(x));
+            var onePlusEx = one + ex;
+            var r = one / onePlusEx;
+            var nonNegative = TV.GreaterOrEqual(x, zero);
+            var pExact = TV.Select(nonNegative, r, ex * r);
+            var qExact = TV.Select(nonNegative, ex * r, r);
             // A negative far below 0 (a positive far above) has a loss and gradient under float's normal range,
             // about p^(gamma_neg + 1) (q^(gamma_pos + 1)). Zeroing its small probability makes them exact zeros
             // instead of subnormal products, which take a slow path on x86 (2.4x slower passes were measured).
-            var p = pExact & ~(Vector256.Equals(y, zero) & Vector256.LessThan(x, k.NegligibleNegativeLogit));
-            var q = qExact & ~(Vector256.Equals(y, one) & Vector256.GreaterThan(x, k.NegligiblePositiveLogit));
+            var isPositive = TV.Equal(y, one);
+            var p = pExact & ~(isNegative & TV.Less(x, k.NegligibleNegativeLogit));
+            var q = qExact & ~(isPositive & TV.Greater(x, k.NegligiblePositiveLogit));
+            var s = p * q;                                                       // dp/dx
 
-            var xn = k.Clipping ? Vector256.MinNative(q + k.Clip, one) : q;
-            var negY = one - y;
-            // log p and log(1 - p) as log-sigmoids, min(+-x, 0) - log1p(e^-|x|): log of a p near 1 would lose
-            // the digits of 1 - p. Below eps the clamp takes over, as clamp(min=eps) does.
-            var softplusTail = Log1p(ex);
-            var lp = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(p, k.Eps), Vector256.MinNative(x, zero) - softplusTail, k.LogEps);
-            // Clipped: log(min(1 - p + clip, 1)) = log1p(min(clip - p, 0)), accurate where xn is near 1.
-            var lnUnclamped = k.Clipping ? Log1p(Vector256.MinNative(k.Clip - p, zero)) : Vector256.MinNative(-x, zero) - softplusTail;
-            var ln = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(xn, k.Eps), lnUnclamped, k.LogEps);
-            var l0 = y * lp + negY * ln;
+            // log p and log(1 - p) are log-sigmoids, min(+-x, 0) - log1p(e^-|x|): log of a p near 1 would lose
+            // the digits of 1 - p. log1p(u) = log(1 + u) + (u - ((1 + u) - 1)) / (1 + u): the correction restores
+            // what rounding 1 + u lost, and 1 / (1 + e^-|x|) is r, already there. Below eps the clamp takes over,
+            // as clamp(min=eps) does.
+            // Clipped: xn = min(1 - p + clip, 1). For x < 0 it is 1 + v with v = min(clip - p, 0), and log xn =
+            // log1p(v) keeps the digits where xn is near 1; for x >= 0 it is q + clip, where p near 1 would lose
+            // them (v - (xn - 1) is then 0: no correction). 1 - xn = max(p - clip, 0). clamp(max=1) passes the
+            // gradient where p >= clip: tested on p, whose rounding is far finer near the kink than that of 1 - p + clip.
+            var xnFromQ = TClip.On ? TV.Min(q + k.Clip, one) : q;
+            var clipExcess = TClip.On ? TV.Select(nonNegative, xnFromQ - one, TV.Min(k.Clip - p, zero)) : zero;
+            var xn = TClip.On ? TV.Select(nonNegative, xnFromQ, one + clipExcess) : q;
+            var oneMinusXn = TClip.On ? TV.Max(p - k.Clip, zero) : p;
+            var dxn = TClip.On ? -s & TV.GreaterOrEqual(p, k.Clip) : -s;
+            var pastEpsP = TV.GreaterOrEqual(p, k.Eps);
+            var pastEpsXn = TV.GreaterOrEqual(xn, k.Eps);
+            bool binary = typeof(TY) == typeof(UInt8Codec) || TV.All(isNegative | isPositive);
 
-            // 1 - pt = y(1 - p) + (1 - y)(1 - xn), and 1 - xn = max(p - clip, 0) under clipping.
-            var oneMinusXn = k.Clipping ? Vector256.MaxNative(p - k.Clip, zero) : p;
-            Vector256<float> w = one, wPrime = zero, g = zero;
+            TV l0, dl0 = zero, reciprocalXn = zero;
+            if (binary)
+            {
+                // One log per lane: of 1 + e^-|x| for positives (and for negatives without clipping), of xn for
+                // clipped negatives; then l0 is log p or log xn, picked per lane.
+                var logArgument = TClip.On ? TV.Select(isPositive, onePlusEx, xn) : onePlusEx;
+                if (TClip.On) reciprocalXn = one / xn;
+                var reciprocal = TClip.On ? TV.Select(isPositive, r, reciprocalXn) : r;
+                var u = TClip.On ? TV.Select(isPositive, ex, clipExcess) : ex;
+                var log1p = TV.MultiplyAdd(u - (logArgument - one), reciprocal, VectorMath.Log<TV, TW>(logArgument));
+                var lp = TV.Select(pastEpsP, TV.Min(x, zero) - log1p, k.LogEps);
+                var ln = TV.Select(pastEpsXn, TClip.On ? log1p : TV.Min(-x, zero) - log1p, k.LogEps);
+                l0 = TV.Select(isPositive, lp, ln);
+                if (TMode.Enabled)
+                {
+                    // d log p / dx = 1 - p; d log xn / dx = dxn / xn (= -p without clipping, where xn = 1 - p).
+                    var dln = (TClip.On ? dxn * reciprocalXn : -p) & pastEpsXn;
+                    dl0 = TV.Select(isPositive, q & pastEpsP, dln);
+                }
+            }
+            else
+            {
+                var log1pEx = TV.MultiplyAdd(ex - (onePlusEx - one), r, VectorMath.Log<TV, TW>(onePlusEx));
+                var lp = TV.Select(pastEpsP, TV.Min(x, zero) - log1pEx, k.LogEps);
+                if (TClip.On) reciprocalXn = one / xn;
+                var lnUnclamped = TClip.On
+                    ? TV.MultiplyAdd(clipExcess - (xn - one), reciprocalXn, VectorMath.Log<TV, TW>(xn))
+                    : TV.Min(-x, zero) - log1pEx;
+                var ln = TV.Select(pastEpsXn, lnUnclamped, k.LogEps);
+                var negY = one - y;
+                l0 = y * lp + negY * ln;
+                if (TMode.Enabled)
+                {
+                    var dln = (TClip.On ? dxn * reciprocalXn : -p) & pastEpsXn;
+                    dl0 = y * (q & pastEpsP) + negY * dln;
+                }
+            }
+
+            TV w = one, wPrime = zero, g = zero;
             if (k.Focusing)
             {
-                g = k.GammaPos * y + k.GammaNeg * negY;
-                // Compare as integers: all bits set is a NaN as a float, and NaN == NaN is false.
-                var isPositive = Vector256.Equals(y, one);
-                bool binary = k.IntegerGammas && (Vector256.Equals(y, zero) | isPositive).AsUInt32() == Vector256<uint>.AllBitsSet;
-                if (binary)
+                g = TV.Select(isPositive, k.GammaPos, k.GammaNeg);
+                if (binary && k.IntegerGammas)
                 {
                     // Whole gammas and binary targets: (1 - pt)^g by multiplication, no pow.
-                    w = Vector256.ConditionalSelect(isPositive, IntPow(q, k.IntGammaPos), IntPow(oneMinusXn, k.IntGammaNeg));
+                    w = TV.Select(isPositive, IntPow<TV, TW>(q, k.IntGammaPos), IntPow<TV, TW>(oneMinusXn, k.IntGammaNeg));
                     if (TMode.Full)
-                        wPrime = Vector256.ConditionalSelect(isPositive, IntPow(q, k.IntGammaPosMinusOne), IntPow(oneMinusXn, k.IntGammaNegMinusOne));
+                        wPrime = TV.Select(isPositive, IntPow<TV, TW>(q, k.IntGammaPosMinusOne), IntPow<TV, TW>(oneMinusXn, k.IntGammaNegMinusOne));
                 }
                 else
                 {
-                    var (logBasisLower, logBasisUpper) = LogWidened(y * q + negY * oneMinusXn);
+                    var negY = one - y;
+                    if (!binary) g = k.GammaPos * y + k.GammaNeg * negY;
+                    var (logBasisLower, logBasisUpper) = TV.LogWidened(y * q + negY * oneMinusXn);
                     w = Pow(logBasisLower, logBasisUpper, g);
                     if (TMode.Full) wPrime = Pow(logBasisLower, logBasisUpper, g - one);
                 }
             }
             // A NaN logit must give a NaN loss and gradient (as in PyTorch) even where a clamp or select hid it.
-            var isNaN = ~Vector256.Equals(x, x);
+            var isNaN = ~TV.Equal(x, x);
             var loss = -(l0 * w) | isNaN;
 
             if (TMode.Enabled)
             {
-                var s = p * q;                                               // dp/dx
-                // clamp(max=1) passes where 1 - p + clip <= 1, i.e. p >= clip: tested on p, whose rounding is
-                // far finer near the kink than that of 1 - p + clip.
-                var dxn = k.Clipping ? -s & Vector256.GreaterThanOrEqual(p, k.Clip) : -s;
-                var dlp = q & Vector256.GreaterThanOrEqual(p, k.Eps);
-                var dln = (dxn / xn) & Vector256.GreaterThanOrEqual(xn, k.Eps);
-                var d = w * (y * dlp + negY * dln);
+                var d = w * dl0;
                 if (TMode.Full)
                 {
-                    var dpt = y * s + negY * dxn;
-                    d += l0 * (~Vector256.Equals(g, zero) & -(g * wPrime * dpt));   // pow's gradient is exactly 0 where g == 0
+                    var dpt = binary ? TV.Select(isPositive, s, dxn) : y * s + (one - y) * dxn;
+                    d += l0 * (~TV.Equal(g, zero) & -(g * wPrime * dpt));   // pow's gradient is exactly 0 where g == 0
                 }
-                TX.Store(gradientOut + i * sizeX, (-d * k.GradientScale) | isNaN);
+                TV.Store<TX>(gradientOut + i * sizeX, (d * k.NegatedGradientScale) | isNaN);
             }
-            if (lossOut != null) TX.Store(lossOut + i * sizeX, loss);
-            lossSum = AddWidened(lossSum, loss & live);
-            invalid |= InvalidTargets(y);
+            if (lossOut != null) TV.Store<TX>(lossOut + i * sizeX, loss);
+            lossSum = TV.AddWidened(lossSum, loss & live);
             if (statistics)
             {
                 var yLive = y & live;
-                var negYLive = negY & live;
-                sums.PPositive = AddWidened(sums.PPositive, pExact * yLive);
-                sums.CountPositive = AddWidened(sums.CountPositive, yLive);
-                sums.PNegative = AddWidened(sums.PNegative, pExact * negYLive);
-                sums.CountNegative = AddWidened(sums.CountNegative, negYLive);
+                var negYLive = (one - y) & live;
+                sums.PPositive = TV.AddWidened(sums.PPositive, pExact * yLive);
+                sums.CountPositive = TV.AddWidened(sums.CountPositive, yLive);
+                sums.PNegative = TV.AddWidened(sums.PNegative, pExact * negYLive);
+                sums.CountNegative = TV.AddWidened(sums.CountNegative, negYLive);
             }
         }
         sums.Loss = lossSum;
         sums.InvalidTargets = invalid;
-    }
 
-    /// <summary>
-    /// b^g = e^(g log b) with pow(b, 0) = 1 (also for b = 0) and pow(0, g &gt; 0) = 0. The exponent is formed in
-    /// float64: in float32 its rounding error, |g log b| ulps, would show in tiny weights such as 1e-30.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Pow(Vector256<double> logBasisLower, Vector256<double> logBasisUpper, Vector256<float> g)
-    {
-        var (gLower, gUpper) = Vector256.Widen(g);
-        var power = Vector256.Narrow(Vector256.Exp(gLower * logBasisLower), Vector256.Exp(gUpper * logBasisUpper));
-        return Vector256.ConditionalSelect(Vector256.Equals(g, Vector256<float>.Zero), Vector256<float>.One, power);
+        // b^g = e^(g log b) with pow(b, 0) = 1 (also for b = 0) and pow(0, g > 0) = 0. The exponent is formed in
+        // float64: in float32 its rounding error, |g log b| ulps, would show in tiny weights such as 1e-30.
+        static TV Pow(TW logBasisLower, TW logBasisUpper, TV g) =>
+            TV.Select(TV.Equal(g, TV.Zero), TV.One, TV.ExpOfProduct(logBasisLower, logBasisUpper, g));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<double> Lower, Vector256<double> Upper) LogWidened(Vector256<float> v)
-    {
-        var (lower, upper) = Vector256.Widen(v);
-        return (Vector256.Log(lower), Vector256.Log(upper));
-    }
-
-    /// <summary>log(1 + u) for u in (-1, 1], accurate for small |u| (Goldberg's trick: the rounding of 1 + u cancels).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Log1p(Vector256<float> u)
-    {
-        var w = Vector256<float>.One + u;
-        var wMinusOne = w - Vector256<float>.One;
-        return Vector256.ConditionalSelect(Vector256.Equals(wMinusOne, Vector256<float>.Zero), u, VectorMath.Log(w) * (u / wMinusOne));
-    }
+    internal static Vector256<float> IntPow(Vector256<float> basis, int exponent) =>
+        IntPow<FloatLanes256, Vector256<double>>(new(basis), exponent).Value;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> IntPow(Vector256<float> basis, int exponent)
+    private static TV IntPow<TV, TW>(TV basis, int exponent) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
     {
-        var result = Vector256<float>.One;
+        var result = TV.One;
         for (; exponent > 0; exponent >>= 1)
         {
             if ((exponent & 1) != 0) result *= basis;
@@ -409,16 +474,12 @@ public static unsafe class MultiLabelCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<double> AddWidened(Vector256<double> sum, Vector256<float> v)
-    {
-        var (lower, upper) = Vector256.Widen(v);
-        return sum + lower + upper;
-    }
+    internal static Vector256<double> AddWidened(Vector256<double> sum, Vector256<float> v) => FloatLanes256.AddWidened(sum, new(v));
 
     /// <summary>All bits set in lanes whose target is outside [0, 1] or NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> InvalidTargets(Vector256<float> y) =>
-        ~(Vector256.GreaterThanOrEqual(y, Vector256<float>.Zero) & Vector256.LessThanOrEqual(y, Vector256<float>.One));
+    private static TV InvalidTargets<TV, TW>(TV y) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        ~(TV.GreaterOrEqual(y, TV.Zero) & TV.LessOrEqual(y, TV.One));
 }
 
 /// <summary>Which gradient the fused pass computes; a type parameter so the JIT drops unused code.</summary>
@@ -444,4 +505,20 @@ internal struct FullGradient : IGradientMode
 {
     public static bool Enabled => true;
     public static bool Full => true;
+}
+
+/// <summary>Whether clip &gt; 0 (the negatives' probability margin applies); a type parameter so the JIT drops the other branch.</summary>
+internal interface IClipMode
+{
+    static abstract bool On { get; }
+}
+
+internal struct Clipping : IClipMode
+{
+    public static bool On => true;
+}
+
+internal struct NoClipping : IClipMode
+{
+    public static bool On => false;
 }

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using AslCuda.Cpu;
 using AslCuda.Reference;
 using AslCuda.Tests.Support;
@@ -87,6 +88,90 @@ public class MultiLabelCpuTests
         Assert.That(((BFloat16)1.00390625f).RawValue, Is.EqualTo(0x3F80), "tie rounds to even");
         Assert.That(((BFloat16)1.01171875f).RawValue, Is.EqualTo(0x3F82), "tie rounds to even (up)");
         Assert.That(float.IsNaN((float)(BFloat16)float.NaN));
+    }
+
+    [Test]
+    public void BothVectorWidthsMatchOracleForBinarySoftAndByteTargets([Values(256, 512)] int bits)
+    {
+        // The loop body is one generic method for 256- and 512-bit vectors; each width is checked on its own.
+        if (bits == 512 && !Vector512.IsHardwareAccelerated) Assert.Ignore("no AVX-512 on this machine");
+        var random = TestData.NewRandom();
+        MultiLabelCpu.VectorBitsOverride = bits;
+        try
+        {
+            foreach (var options in TestData.OptionGrid(AslReduction.None).Concat(TestData.OptionGrid(AslReduction.Mean)))
+            foreach (int count in new[] { 1, 15, 17, 33, 8192 + 31 })
+            {
+                var x = TestData.ToSingle(TestData.Logits(random, count));
+                var binary = TestData.BinaryTargets(random, count);
+                var soft = TestData.SoftTargets(random, count);
+                var what = $"{bits}-bit {count} {options}";
+                CheckAgainstOracle(TestData.ToDouble(x), binary, x, TestData.ToSingle(binary), options, 1e-5, "binary " + what);
+                CheckAgainstOracle(TestData.ToDouble(x), binary, x, Array.ConvertAll(binary, v => (byte)v), options, 1e-5, "uint8 " + what);
+                var softSingle = TestData.ToSingle(soft);
+                CheckAgainstOracle(TestData.ToDouble(x), TestData.ToDouble(softSingle), x, softSingle, options, 1e-5, "soft " + what);
+            }
+        }
+        finally
+        {
+            MultiLabelCpu.VectorBitsOverride = null;
+        }
+    }
+
+    [Test]
+    public void VectorWidthsAgreeWithEachOther()
+    {
+        if (!Vector512.IsHardwareAccelerated) Assert.Ignore("no AVX-512 on this machine");
+        var random = TestData.NewRandom();
+        var x = TestData.ToSingle(TestData.Logits(random, 5000));
+        var y = TestData.ToSingle(TestData.SoftTargets(random, x.Length));
+        var results = new[] { 256, 512 }.Select(bits =>
+        {
+            MultiLabelCpu.VectorBitsOverride = bits;
+            try
+            {
+                var gradient = Poisoned(x.Length);
+                double loss = MultiLabelCpu.Compute<float, float>(x, y, new AslOptions(), gradient);
+                return (Loss: loss, Gradient: ToDoubles(gradient));
+            }
+            finally { MultiLabelCpu.VectorBitsOverride = null; }
+        }).ToArray();
+        Assert.That(TestData.RelativeError(results[1].Loss, results[0].Loss), Is.LessThanOrEqualTo(1e-6));
+        Assert.That(TestData.RelativeError(results[1].Gradient, results[0].Gradient), Is.LessThanOrEqualTo(1e-6));
+    }
+
+    [Test]
+    public void ClippedAwayNegativesGiveExactZerosAndTheSameResultAsTheFullMath([Values] bool detach, [Values(0.0, 2.5, 4.0)] double gammaNeg)
+    {
+        // Whole vectors of negatives with p < clip skip the math (loss and gradient are exactly 0 there); asking for
+        // statistics turns the skip off, so the two calls must agree, and both must match the oracle. Vectors mix
+        // skippable runs with a few other elements at random places.
+        var random = TestData.NewRandom();
+        var options = new AslOptions { GammaNeg = gammaNeg, Clip = 0.05, DetachFocalWeight = detach, Reduction = AslReduction.None };
+        int count = 4099;
+        var x = new float[count];
+        var y = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            bool other = random.NextDouble() < 0.02;
+            x[i] = other ? (float)(random.NextDouble() * 24 - 12) : (float)(-3.0 - random.NextDouble() * 97);
+            y[i] = other && random.Next(2) == 0 ? 1 : 0;
+        }
+        var loss = Poisoned(count);
+        var gradient = Poisoned(count);
+        double sum = MultiLabelCpu.Compute<float, float>(x, y, options, gradient, loss);
+        var lossNoSkip = Poisoned(count);
+        var gradientNoSkip = Poisoned(count);
+        double sumNoSkip = MultiLabelCpu.Compute<float, float>(x, y, options, gradientNoSkip, lossNoSkip, out _, computeStatistics: true);
+        Assert.That(sum, Is.EqualTo(sumNoSkip), "loss sum with and without the skip");
+        for (int i = 0; i < count; i++)
+        {
+            Assert.That(gradient[i], Is.EqualTo(gradientNoSkip[i]), $"gradient x={x[i]} y={y[i]}");
+            Assert.That(loss[i], Is.EqualTo(lossNoSkip[i]), $"loss x={x[i]} y={y[i]}");
+            if (y[i] == 0 && x[i] < TestData.ClipKinkLogit - 1e-3)
+                Assert.That((loss[i], gradient[i]), Is.EqualTo((0f, 0f)), $"clipped-away negative x={x[i]}");
+        }
+        CheckAgainstOracle(TestData.ToDouble(x), TestData.ToDouble(y), x, y, options, 1e-5, options.ToString());
     }
 
     [Test]
