@@ -1,5 +1,5 @@
 # AslCuda build entry point for Windows / PowerShell (same commands as build.sh).
-#   ./build.ps1 test | demo | bench [filter] | train [args] | gpu
+#   ./build.ps1 test | demo | bench [filter] | train [args] | train-images [args] | gpu
 param([string]$Command = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -27,6 +27,8 @@ switch ($Command) {
         Invoke-Checked { dotnet run -c Release --project bench/AslCuda.Bench -- --filter $filter }
     }
     "train" { Invoke-Checked { dotnet run -c Release --project examples/AslCuda.Train -- @Rest } }
+    # Fashion-MNIST is not installed here (build.sh installs Debian's package): pass --dataset-dir with the four IDX files.
+    "train-images" { Invoke-Checked { dotnet run -c Release --project examples/AslCuda.Train -- --data images @Rest } }
     "gpu" { Write-Error "the GPU check is published for linux-x64 by build.sh gpu (bash bench/gpu/publish.sh)" }
-    default { Write-Error "usage: ./build.ps1 [test|demo|bench [filter]|train [args]|gpu]" }
+    default { Write-Error "usage: ./build.ps1 [test|demo|bench [filter]|train [args]|train-images [args]|gpu]" }
 }
