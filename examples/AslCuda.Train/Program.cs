@@ -17,20 +17,21 @@ if (arguments is null) return 2;
 // training threads in one process TorchSharp's Adam.step crashed on garbage scalars (docs/training.md).
 torch.set_num_threads(1);
 
+// TorchSharp initialises a device type on first use and aborts on one it cannot load, so ask about CUDA first.
+if (arguments.Device.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
+{
+    Console.Error.WriteLine($"error: --device {arguments.Device}: this TorchSharp build has no CUDA (TorchSharp-cpu, or no usable GPU driver). " +
+        "Build against TorchSharp-cuda-linux / TorchSharp-cuda-windows on a machine with an NVIDIA driver, or use --device cpu.");
+    return 2;
+}
 torch.Device device;
 try
 {
     device = torch.device(arguments.Device);
 }
-catch (ArgumentException e)
+catch (Exception e) when (e is ArgumentException or InvalidOperationException)
 {
     Console.Error.WriteLine($"error: --device {arguments.Device}: {e.Message}");
-    return 2;
-}
-if (device.type == DeviceType.CUDA && !torch.cuda.is_available())
-{
-    Console.Error.WriteLine($"error: --device {arguments.Device}: this TorchSharp build has no CUDA (TorchSharp-cpu, or no usable GPU driver). " +
-        "Build against TorchSharp-cuda-linux / TorchSharp-cuda-windows on a machine with an NVIDIA driver, or use --device cpu.");
     return 2;
 }
 
