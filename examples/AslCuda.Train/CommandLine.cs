@@ -72,7 +72,7 @@ internal sealed record CommandLine(
     /// </summary>
     private static CommandLine Defaults(DataKind data) => data == DataKind.Images
         ? new CommandLine(data, new DataSetOptions(), new MosaicOptions(), new FashionMnistOptions(), FashionMnist.DebianDirectory,
-            new TrainingSettings(Epochs: 6, BatchSize: 64, LearningRate: 2e-3, WeightDecay: 1e-4, Width: 16), [1, 2, 3],
+            new TrainingSettings(Epochs: 10, BatchSize: 64, LearningRate: 2e-3, WeightDecay: 1e-4, Width: 16), [1, 2, 3],
             [.. LossSetup.MultiLabel, .. LossSetup.SingleLabelLosses], "cpu", "docs", Path.Combine("artifacts", "train-images-checkpoints"),
             Resume: false, Plain: false)
         : new CommandLine(data, new DataSetOptions(), new MosaicOptions(), new FashionMnistOptions(), FashionMnist.DebianDirectory,
