@@ -33,7 +33,7 @@ internal static class Charts
             line.LegendText = $"{runs.First().Loss.Name} ({runs.Count()} seeds)";
             line.MarkerSize = 4;
         }
-        plot.Title($"{title}: validation {metricName} per epoch (line: mean over seeds, band: min to max)");
+        plot.Title($"{title}: validation {metricName} (line: seed mean, band: min to max)");
         plot.XLabel("epoch");
         plot.YLabel($"validation {metricName} (%)");
         plot.ShowLegend(Alignment.LowerRight);
