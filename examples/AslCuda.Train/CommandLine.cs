@@ -37,7 +37,7 @@ internal sealed record CommandLine(
                     throw new FormatException($"{name} applies to --data images only");
                 parsed = name switch
                 {
-                    "--data" => Skip(parsed, Value()),
+                    "--data" => parsed with { Data = ParseDataKind(Value()) },
                     "--epochs" => parsed with { Settings = parsed.Settings with { Epochs = Positive(Value(), name) } },
                     "--seeds" => parsed with { Seeds = Value().Split(',').Select(s => Whole(s, name)).Distinct().ToArray() },
                     "--losses" => parsed with { Losses = Value().Split(',').Select(key => FindLoss(key, parsed.Data)).ToArray() },
@@ -84,17 +84,15 @@ internal sealed record CommandLine(
     {
         int at = Array.LastIndexOf(args, "--data");
         if (at < 0) return DataKind.Synthetic;
-        if (at + 1 >= args.Length) throw new FormatException("--data needs a value");
-        return args[at + 1] switch
-        {
-            "synthetic" => DataKind.Synthetic,
-            "images" => DataKind.Images,
-            var other => throw new FormatException($"--data is synthetic or images, got {other}"),
-        };
+        return at + 1 < args.Length ? ParseDataKind(args[at + 1]) : throw new FormatException("--data needs a value");
     }
 
-    /// <summary>--data was read before the loop; here its value is only stepped over.</summary>
-    private static CommandLine Skip(CommandLine parsed, string _) => parsed;
+    private static DataKind ParseDataKind(string value) => value switch
+    {
+        "synthetic" => DataKind.Synthetic,
+        "images" => DataKind.Images,
+        _ => throw new FormatException($"--data is synthetic or images, got {value}"),
+    };
 
     private static int Whole(string value, string name) =>
         int.TryParse(value, CultureInfo.InvariantCulture, out int n) ? n : throw new FormatException($"{name} needs whole numbers, got {value}");
