@@ -1,5 +1,5 @@
 # AslCuda build entry point for Windows / PowerShell (same commands as build.sh).
-#   ./build.ps1 test | demo | bench [filter] | train [args] | gpu | pack
+#   ./build.ps1 test | demo | bench [filter] | train [args] | train-images [args] | gpu | pack
 #   pack: NuGet packages AslCuda and AslCuda.TorchSharp (+ .snupkg) into artifacts/packages ($env:ASLCUDA_PACKAGE_OUTPUT;
 #         $env:ASLCUDA_VERSION_SUFFIX makes a pre-release)
 param([string]$Command = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
@@ -29,6 +29,8 @@ switch ($Command) {
         Invoke-Checked { dotnet run -c Release --project bench/AslCuda.Bench -- --filter $filter }
     }
     "train" { Invoke-Checked { dotnet run -c Release --project examples/AslCuda.Train -- @Rest } }
+    # Fashion-MNIST is not installed here (build.sh installs Debian's package): pass --dataset-dir with the four IDX files.
+    "train-images" { Invoke-Checked { dotnet run -c Release --project examples/AslCuda.Train -- --data images @Rest } }
     "pack" {
         $output = if ($env:ASLCUDA_PACKAGE_OUTPUT) { $env:ASLCUDA_PACKAGE_OUTPUT } else { "artifacts/packages" }
         $commit = git rev-parse HEAD 2>$null
@@ -41,5 +43,5 @@ switch ($Command) {
         }
     }
     "gpu" { Write-Error "the GPU check is published for linux-x64 by build.sh gpu (bash bench/gpu/publish.sh)" }
-    default { Write-Error "usage: ./build.ps1 [test|demo|bench [filter]|train [args]|gpu|pack]" }
+    default { Write-Error "usage: ./build.ps1 [test|demo|bench [filter]|train [args]|train-images [args]|gpu|pack]" }
 }

@@ -4,6 +4,7 @@
 #   ./build.sh demo    forward+backward of AsymmetricLoss on every backend, with timings
 #   ./build.sh bench   BenchmarkDotNet suites (pass a filter after it, default '*')
 #   ./build.sh train   the multi-label training example (BCE, focal, ASL, adaptive ASL)
+#   ./build.sh train-images   the same losses on Fashion-MNIST mosaics, then single-label losses (installs dataset-fashion-mnist when root)
 #   ./build.sh gpu     publish the self-contained GPU check into bench/gpu/publish (see bench/gpu/README.md)
 #   ./build.sh pack    NuGet packages AslCuda and AslCuda.TorchSharp (+ .snupkg) into artifacts/packages
 #                      ($ASLCUDA_PACKAGE_OUTPUT; $ASLCUDA_VERSION_SUFFIX makes a pre-release, e.g. ci.42)
@@ -63,6 +64,20 @@ pack_packages() {
   done
 }
 
+# Fashion-MNIST for ./build.sh train-images: Debian's dataset-fashion-mnist (main) puts the IDX files in
+# /usr/share/datasets/fashion-mnist. Elsewhere, pass --dataset-dir with a folder holding the four IDX files.
+ensure_fashion_mnist() {
+  [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "build.sh: installing Fashion-MNIST (Debian package dataset-fashion-mnist)"
+    apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null ||
+      echo "build.sh: could not install dataset-fashion-mnist; pass --dataset-dir DIR with the four Fashion-MNIST IDX files" >&2
+  else
+    echo "build.sh: Fashion-MNIST not found in /usr/share/datasets/fashion-mnist. Install it (Debian: apt-get install" \
+         "dataset-fashion-mnist) or pass --dataset-dir DIR with the four IDX files." >&2
+  fi
+}
+
 case "${1:-test}" in
   test)
     ensure_nvrtc
@@ -83,6 +98,11 @@ case "${1:-test}" in
     ensure_patch_tools
     dotnet run -c Release --project examples/AslCuda.Train -- "${@:2}"
     ;;
+  train-images)
+    ensure_patch_tools
+    ensure_fashion_mnist
+    dotnet run -c Release --project examples/AslCuda.Train -- --data images "${@:2}"
+    ;;
   gpu)
     bash bench/gpu/publish.sh
     ;;
@@ -90,7 +110,7 @@ case "${1:-test}" in
     pack_packages "${ASLCUDA_PACKAGE_OUTPUT:-artifacts/packages}"
     ;;
   *)
-    echo "usage: ./build.sh [test|demo|bench [filter]|train [args]|gpu|pack]" >&2
+    echo "usage: ./build.sh [test|demo|bench [filter]|train [args]|train-images [args]|gpu|pack]" >&2
     exit 2
     ;;
 esac

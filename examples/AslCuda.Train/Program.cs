@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using AslCuda.Train;
+using AslCuda.Train.Images;
 using AslCuda.TorchSharp.Training;
 using TorchSharp;
 
-// Compares BCE, focal loss, ASL and ASL with adaptive asymmetry on a generated imbalanced multi-label set.
-// Usage: AslCuda.Train [--epochs N] [--seeds 1,2,3] [--losses bce,focal,asl,asl-adaptive] [--missing-labels RATE]
-//                      [--charts DIR] [--checkpoints DIR] [--resume] [--plain]
+// Compares BCE, focal loss, ASL and ASL with adaptive asymmetry on a generated imbalanced multi-label set or, with
+// --data images, on multi-label Fashion-MNIST mosaics, followed by CE, CE with label smoothing and single-label ASL
+// on Fashion-MNIST itself. Usage: see CommandLine.Usage. Exit codes: 0 done, 1 unusable checkpoint, 2 bad arguments,
+// 3 data set missing or unreadable.
 
 var arguments = CommandLine.Parse(args);
 if (arguments is null) return 2;
@@ -15,29 +17,58 @@ if (arguments is null) return 2;
 // training threads in one process TorchSharp's Adam.step crashed on garbage scalars (docs/training.md).
 torch.set_num_threads(1);
 
-var clock = Stopwatch.StartNew();
-var dataOptions = arguments.Data;
-using var data = SyntheticMultiLabelData.Generate(dataOptions);
-double trainPositives = data.TrainTargets.sum().item<float>() / dataOptions.TrainSamples;
-double validationPositives = data.ValidationTargets.sum().item<float>() / dataOptions.ValidationSamples;
-var frequencies = SyntheticMultiLabelData.ClassFrequencies(dataOptions);
-var settings = arguments.Settings;
-Console.WriteLine($"data: {dataOptions.TrainSamples} train / {dataOptions.ValidationSamples} validation samples, {dataOptions.Classes} classes, " +
-    $"{dataOptions.Features} features; positives per sample {validationPositives:F2} (train, after {dataOptions.MissingLabelRate:P0} missing labels: {trainPositives:F2}); " +
-    $"class frequency {frequencies[0]:P1} down to {frequencies[^1]:P2}");
-Console.WriteLine($"training: {settings.Epochs} epochs, batch {settings.BatchSize}, Adam lr {settings.LearningRate} weight decay {settings.WeightDecay}, " +
-    $"MLP width {settings.Width}, seeds {string.Join(",", arguments.Seeds)}, one run at a time on one libtorch thread");
-
-var trainer = new Trainer(data, settings, arguments.CheckpointDirectory, arguments.Resume);
-var runs = arguments.Losses.SelectMany(loss => arguments.Seeds.Select(seed => (Loss: loss, Seed: seed))).ToArray();
-var results = new RunResult[runs.Length];
+// TorchSharp initialises a device type on first use and aborts on one it cannot load, so ask about CUDA first.
+if (arguments.Device.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
+{
+    Console.Error.WriteLine($"error: --device {arguments.Device}: this TorchSharp build has no CUDA (TorchSharp-cpu, or no usable GPU driver). " +
+        "Build against TorchSharp-cuda-linux / TorchSharp-cuda-windows on a machine with an NVIDIA driver, or use --device cpu.");
+    return 2;
+}
+torch.Device device;
 try
 {
-    TrainingProgress.Run(!arguments.Plain && TrainingProgress.CanShowLive, progress =>
+    device = torch.device(arguments.Device);
+}
+catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"error: --device {arguments.Device}: {e.Message}");
+    return 2;
+}
+
+var clock = Stopwatch.StartNew();
+List<Comparison> comparisons;
+try
+{
+    comparisons = arguments.Data == DataKind.Images ? Comparison.Images(arguments, device) : Comparison.Synthetic(arguments, device);
+}
+catch (Exception e) when (e is FileNotFoundException or InvalidDataException or IOException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 3;
+}
+
+var settings = arguments.Settings;
+Console.WriteLine($"training: {settings.Epochs} epochs, batch {settings.BatchSize}, Adam lr {settings.LearningRate} weight decay {settings.WeightDecay}, " +
+    $"{(arguments.Data == DataKind.Images ? "CNN channels" : "MLP width")} {settings.Width}, seeds {string.Join(",", arguments.Seeds)}, " +
+    $"device {device}, one run at a time on one libtorch thread");
+
+var finished = new List<(Comparison Comparison, RunResult[] Results)>();
+try
+{
+    foreach (var comparison in comparisons)
     {
-        for (int i = 0; i < runs.Length; i++)
-            results[i] = trainer.Run(runs[i].Loss, runs[i].Seed, progress);
-    });
+        using var task = comparison.Task;
+        Console.WriteLine(comparison.Description);
+        var results = comparison.Run(arguments, clock);
+        finished.Add((comparison, results));
+        Directory.CreateDirectory(arguments.ChartDirectory);
+        string scoreChart = Path.Combine(arguments.ChartDirectory, $"{comparison.ChartPrefix}-{(task.SingleLabel ? "accuracy" : "map")}.png");
+        string histogramChart = Path.Combine(arguments.ChartDirectory, $"{comparison.ChartPrefix}-probabilities.png");
+        Charts.SaveScorePerEpoch(results, task.Title, task.MetricName, scoreChart);
+        Charts.SaveProbabilityHistograms(results, histogramChart);
+        Summary.Write(Console.Out, task, results);
+        Console.WriteLine($"charts: {scoreChart}, {histogramChart}");
+    }
 }
 catch (CheckpointException e)
 {
@@ -46,11 +77,5 @@ catch (CheckpointException e)
     return 1;
 }
 
-Summary.Print(results, clock.Elapsed);
-Directory.CreateDirectory(arguments.ChartDirectory);
-string mapChart = Path.Combine(arguments.ChartDirectory, "training-map.png");
-string histogramChart = Path.Combine(arguments.ChartDirectory, "training-probabilities.png");
-Charts.SaveMapPerEpoch(results, mapChart);
-Charts.SaveProbabilityHistograms(results, histogramChart);
-Console.WriteLine($"charts: {mapChart}, {histogramChart}");
+Console.WriteLine($"total time {clock.Elapsed.TotalSeconds:F0} s (data, training, evaluation, charts)");
 return 0;

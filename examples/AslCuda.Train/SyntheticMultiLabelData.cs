@@ -1,3 +1,4 @@
+using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -76,6 +77,20 @@ internal sealed class SyntheticMultiLabelData : IDisposable
             ValidationTargets = labels[options.TrainSamples..].contiguous().MoveToOuterDisposeScope(),
         };
     }
+
+    /// <summary>The comparison on this data: the MLP student, the tensors on <paramref name="device"/>.</summary>
+    public TrainingTask ToTask(Device device) => new()
+    {
+        Title = "Generated data",
+        DataDescription = JsonSerializer.Serialize(Options),
+        ClassNames = Enumerable.Range(0, Options.Classes).Select(k => $"class {k}").ToArray(),
+        SingleLabel = false,
+        TrainInputs = TrainFeatures.to(device),
+        TrainTargets = TrainTargets.to(device),
+        ValidationInputs = ValidationFeatures.to(device),
+        ValidationTargets = ValidationTargets.to(device),
+        CreateModel = settings => new MultiLabelMlp(Options.Features, settings.Width, Options.Classes),
+    };
 
     public void Dispose()
     {
