@@ -25,9 +25,9 @@ internal static class Benchmark
         {
             var r = TimeMultiLabel(device, logit, n, c);
             results.Add(r);
-            var kernel = KernelPair.Get(device, MultiLabelVariant.Program,
+            var kernel = LoadedKernel.Get(device, MultiLabelVariant.Program,
                 MultiLabelVariant.For(logit, AslDataType.UInt8, new AslOptions(), gradient: true, statistics: false).Defines,
-                "asl_multilabel", "asl_multilabel_finish", MultiLabelVariant.BlockSize);
+                "asl_multilabel", MultiLabelVariant.BlockSize);
             Console.WriteLine($"multilabel [{n}x{c}] {logit}/uint8: {r.Milliseconds * 1000:F1} us, {r.GigabytesPerSecond:F0} GB/s ({100 * r.GigabytesPerSecond / copy:F0}% of copy)" +
                               $"; {kernel.Registers} registers, {kernel.LocalBytes} B local per thread");
         }
@@ -37,7 +37,8 @@ internal static class Benchmark
             var r = TimeSingleLabel(device, logit, n, c);
             results.Add(r);
             var variant = SingleLabelVariant.For(logit, AslIndexType.Int64, c, new SingleLabelOptions(), gradient: true);
-            var kernel = KernelPair.Get(device, SingleLabelVariant.Program, variant.Defines, "asl_singlelabel", "asl_singlelabel_finish", variant.Layout.BlockSize);
+            variant = variant with { Layout = variant.Layout.ForRows(n, device.MultiprocessorCount) };
+            var kernel = LoadedKernel.Get(device, SingleLabelVariant.Program, variant.Defines, "asl_singlelabel", variant.Layout.BlockSize);
             Console.WriteLine($"singlelabel [{n}x{c}] {logit}/int64: {r.Milliseconds * 1000:F1} us, {r.GigabytesPerSecond:F0} GB/s ({100 * r.GigabytesPerSecond / copy:F0}% of copy)" +
                               $"; {kernel.Registers} registers, {kernel.LocalBytes} B local per thread");
         }
