@@ -70,7 +70,6 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, const Par
     const float l0 = binary ? (positive ? lp : ln) : y * lp + neg_y * ln;
 #else
     const float softplus = log1p_fast(s.e);
-    const float xn = q;
     const float lp = clamp_min(log_sigmoid(x, softplus), k.log_eps);
     const float ln = clamp_min(log_one_minus_sigmoid(x, softplus), k.log_eps);
     const float l0 = binary ? (positive ? lp : ln) : y * lp + neg_y * ln;
@@ -121,12 +120,14 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, const Par
     const float dxn = p < k.clip ? 0.0f : -ds;
     const float dln = xn < k.eps ? 0.0f : __fdividef(dxn, xn);   // xn in [clip, 1]: 2 ulp
 #else
-    const float dxn = -ds;
-    const float dln = q < k.eps ? 0.0f : -p;            // dxn / xn = -p q / q
+    const float dln = q < k.eps ? 0.0f : -p;            // dxn / xn = -p q / q, xn = q
 #endif
     const float dlp = p < k.eps ? 0.0f : q;             // (1/p) dp/dx, clamp(min=eps) passes where v >= eps
     float d = w * (ASL_ALWAYS_BINARY ? (positive ? dlp : dln) : y * dlp + neg_y * dln);
 #if ASL_GRADIENT == 2
+#if !ASL_CLIP
+    const float dxn = -ds;
+#endif
     const float dpt = ASL_ALWAYS_BINARY ? (positive ? ds : dxn) : y * ds + neg_y * dxn;
     d += g == 0.0f ? 0.0f : l0 * (-(g * w_prime * dpt));   // pow's gradient is exactly 0 where g == 0
 #endif

@@ -131,7 +131,7 @@ __device__ __forceinline__ Terms class_terms(float q, bool is_target, float omp_
     return r;
 }
 
-extern "C" __global__ void __launch_bounds__(ASL_BLOCK_SIZE)
+extern "C" __global__ void __launch_bounds__(ASL_BLOCK_SIZE, 1)
 asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ target, asl_index rows, int classes,
                 Logit* __restrict__ gradient, Logit* __restrict__ row_loss, double* __restrict__ partials,
                 unsigned int* __restrict__ ticket, double loss_scale, float* __restrict__ loss_out, float gamma_pos, float gamma_neg, float smoothing, float gradient_scale)

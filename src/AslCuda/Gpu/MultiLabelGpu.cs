@@ -83,6 +83,9 @@ internal readonly record struct MultiLabelVariant(
 /// </summary>
 public static unsafe class MultiLabelGpu
 {
+    /// <summary>Bytes of each argument of the launch below, in order (checked against the PTX's .entry by the NVRTC tests).</summary>
+    internal static readonly int[] ArgumentBytes = [8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4];
+
     /// <summary>
     /// Enqueues the loss (and gradient) of <paramref name="count"/> elements on device
     /// <paramref name="deviceOrdinal"/>; returns without waiting. All pointers are device addresses in that

@@ -81,7 +81,8 @@ public class MultiLabelKernelCompileTests
     }
 
     private static void AssertCompilesCleanly(MultiLabelVariant variant, int architecture) =>
-        KernelCompileAssert.CompilesCleanly(MultiLabelVariant.Program, variant.Defines, architecture, "asl_multilabel");
+        KernelCompileAssert.CompilesCleanly(MultiLabelVariant.Program, variant.Defines, architecture, "asl_multilabel",
+            MultiLabelGpu.ArgumentBytes, MultiLabelVariant.BlockSize);
 
     private static string Describe(MultiLabelVariant v) =>
         $"{v.Logit}-{v.Target}-{v.Gradient}-{v.Gammas}{(v.ElementLoss ? "-none" : "")}{(v.Statistics ? "-stats" : "")}{(v.Clip ? "-clip" : "")}";

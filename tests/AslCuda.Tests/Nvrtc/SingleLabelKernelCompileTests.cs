@@ -74,7 +74,8 @@ public class SingleLabelKernelCompileTests
     }
 
     private static void AssertCompilesCleanly(SingleLabelVariant variant, int architecture) =>
-        KernelCompileAssert.CompilesCleanly(SingleLabelVariant.Program, variant.Defines, architecture, "asl_singlelabel");
+        KernelCompileAssert.CompilesCleanly(SingleLabelVariant.Program, variant.Defines, architecture, "asl_singlelabel",
+            SingleLabelGpu.ArgumentBytes, variant.Layout.BlockSize);
 
     private static string Describe(SingleLabelVariant v) =>
         $"{v.Logit}-{v.Target}-{(v.Gradient ? "grad" : "forward")}-{v.Gammas}{(v.RowLoss ? "-none" : "")}-{v.Layout.GroupSize}x{v.Layout.ValuesPerThread}";
