@@ -52,12 +52,14 @@ template <> struct Codec<ASL_DTYPE_BFLOAT16>
 {
     typedef unsigned short Storage;
     static __device__ __forceinline__ float load(Storage v) { return __uint_as_float(((unsigned int)v) << 16); }
-    static __device__ __forceinline__ Storage store(float v)
+    // The bfloat16 in the upper half of a 32-bit word (the lower half is rounding residue), so that two
+    // values pack into one word with a single __byte_perm.
+    static __device__ __forceinline__ unsigned int store_high(float v)
     {
-        unsigned int bits = __float_as_uint(v);
-        if (v != v) return (Storage)((bits >> 16) | 0x40u);   // keep NaN a (quiet) NaN
-        return (Storage)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+        const unsigned int bits = __float_as_uint(v);
+        return v != v ? 0x7FC00000u : bits + 0x7FFFu + ((bits >> 16) & 1u);   // NaN: the canonical quiet NaN, as c10::BFloat16
     }
+    static __device__ __forceinline__ Storage store(float v) { return (Storage)(store_high(v) >> 16); }
 };
 
 // Binary targets (uint8 or bool tensors): any nonzero byte is a positive.

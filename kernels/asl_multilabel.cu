@@ -46,12 +46,12 @@ struct ElementResult
 
 // One element, term by term as in ASL.md section 1 (PyTorch's clamp and pow gradient conventions).
 // Comparisons are written so that a NaN logit takes the computing side and gives a NaN loss and gradient.
-__device__ __forceinline__ ElementResult asl_element(float x, float y, const Parameters& k)
+// `positive` is y != 0 (the caller tests it once per element).
+__device__ __forceinline__ ElementResult asl_element(float x, float y, bool positive, const Parameters& k)
 {
     const Sigmoid s = fast_sigmoid<(sizeof(Logit) >= 4)>(x);
     const float p = s.p, q = s.q, neg_y = 1.0f - y;
     const bool binary = ASL_ALWAYS_BINARY || y == 0.0f || y == 1.0f;
-    const bool positive = y != 0.0f;
 
     // l0 = y lp + (1 - y) ln with lp = log max(p, eps) = max(log p, log eps), ln = log max(xn, eps).
     // Without clip both logs come from one softplus. With clip ln = log(min(1 - p + clip, 1))
@@ -188,7 +188,7 @@ __device__ __forceinline__ void scalar_range(const Logit* x, const Target* y, Lo
     {
         float xf[1] = { LogitCodec::load(x[i]) };
         float yf[1] = { TargetCodec::load(y[i]) };
-        ElementResult r = asl_element(xf[0], yf[0], k);
+        ElementResult r = asl_element(xf[0], yf[0], yf[0] != 0.0f, k);
 #if ASL_GRADIENT != 0
         gradient[i] = LogitCodec::store(r.gradient);
 #endif
@@ -204,8 +204,16 @@ template <int N>
 __device__ __forceinline__ Pack<Logit, N> encode_pack(const float (&values)[N])
 {
     Pack<Logit, N> pack;
+#if ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16
+    // Eight bfloat16: each word takes the upper halves of two rounded floats (bytes 2, 3 of each).
+    pack.raw.x = __byte_perm(LogitCodec::store_high(values[0]), LogitCodec::store_high(values[1]), 0x7632);
+    pack.raw.y = __byte_perm(LogitCodec::store_high(values[2]), LogitCodec::store_high(values[3]), 0x7632);
+    pack.raw.z = __byte_perm(LogitCodec::store_high(values[4]), LogitCodec::store_high(values[5]), 0x7632);
+    pack.raw.w = __byte_perm(LogitCodec::store_high(values[6]), LogitCodec::store_high(values[7]), 0x7632);
+#else
 #pragma unroll
     for (int i = 0; i < N; i++) pack.element[i] = LogitCodec::store(values[i]);
+#endif
     return pack;
 }
 
@@ -252,7 +260,7 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
         for (int i = 0; i < ASL_VECTOR; i++)
         {
             yf[i] = TargetCodec::load(ys.element[i]);
-            ElementResult r = asl_element(LogitCodec::load(xs.element[i]), yf[i], k);
+            ElementResult r = asl_element(LogitCodec::load(xs.element[i]), yf[i], yf[i] != 0.0f, k);
             loss[i] = r.loss;
             p[i] = r.p;
 #if ASL_GRADIENT != 0

@@ -25,7 +25,7 @@ public class PtxInstructionBudgetTests
         // issue's 45 for bfloat16 is not reached without giving up accuracy).
         yield return new TestCaseData(AslDataType.Float32, AslDataType.UInt8, 70).SetArgDisplayNames("float32-logits-uint8-targets", "70");
         yield return new TestCaseData(AslDataType.Float32, AslDataType.Float32, 110).SetArgDisplayNames("float32-logits-float32-targets", "110");
-        yield return new TestCaseData(AslDataType.BFloat16, AslDataType.UInt8, 75).SetArgDisplayNames("bfloat16-logits-uint8-targets", "75");
+        yield return new TestCaseData(AslDataType.BFloat16, AslDataType.UInt8, 70).SetArgDisplayNames("bfloat16-logits-uint8-targets", "70");
     }
 
     [TestCaseSource(nameof(MultiLabelBudgets))]

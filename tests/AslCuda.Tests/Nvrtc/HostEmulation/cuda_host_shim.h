@@ -32,6 +32,12 @@ inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, 4); r
 inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
 inline unsigned atomicAdd(unsigned* address, unsigned value) { unsigned old = *address; *address = old + value; return old; }
 inline void __threadfence() {}
+inline unsigned __byte_perm(unsigned a, unsigned b, unsigned selector)
+{
+    unsigned long long bytes = ((unsigned long long)b << 32) | a, result = 0;
+    for (int i = 0; i < 4; i++) result |= ((bytes >> (8 * ((selector >> (4 * i)) & 7))) & 0xFF) << (8 * i);
+    return (unsigned)result;
+}
 // __fdividef: 2 ulp for divisors in [2^-126, 2^126].
 inline float __fdividef(float a, float b) { return (float)((double)a / b * (1.0 + 0x1p-22)); }
 // __log2f (lg2.approx): absolute error 2^-22 on [0.5, 2], else 2 ulp.
