@@ -51,6 +51,7 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, bool posi
 {
     const Sigmoid s = fast_sigmoid<(sizeof(Logit) >= 4)>(x);
     const float p = s.p, q = s.q, neg_y = 1.0f - y;
+    (void)q;                                             // forward-only variants without clip or focusing need only p
     const bool binary = ASL_ALWAYS_BINARY || y == 0.0f || y == 1.0f;
 
     // l0 = y lp + (1 - y) ln with lp = log max(p, eps) = max(log p, log eps), ln = log max(xn, eps).
@@ -113,8 +114,8 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, bool posi
     r.p = p;
     r.gradient = 0.0f;
 #if ASL_GRADIENT != 0
-    const float ds = p * q;                             // dp/dx
 #if ASL_CLIP
+    const float ds = p * q;                             // dp/dx
     // clamp(max=1) passes the gradient where 1 - p + clip <= 1, i.e. p >= clip: tested on p, whose rounding
     // near the kink is far finer than that of 1 - p + clip.
     const float dxn = p < k.clip ? 0.0f : -ds;
@@ -126,7 +127,7 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, bool posi
     float d = w * (ASL_ALWAYS_BINARY ? (positive ? dlp : dln) : y * dlp + neg_y * dln);
 #if ASL_GRADIENT == 2
 #if !ASL_CLIP
-    const float dxn = -ds;
+    const float ds = p * q, dxn = -ds;
 #endif
     const float dpt = ASL_ALWAYS_BINARY ? (positive ? ds : dxn) : y * ds + neg_y * dxn;
     d += g == 0.0f ? 0.0f : l0 * (-(g * w_prime * dpt));   // pow's gradient is exactly 0 where g == 0

@@ -16,7 +16,7 @@ struct alignas(16) uint4 { unsigned x, y, z, w; };
 #define __device__
 #define __forceinline__ inline
 #define __global__
-#define __launch_bounds__(threads)
+#define __launch_bounds__(...)
 #define __restrict__ __restrict
 #define __align__(n) alignas(n)
 #define __shared__ static
