@@ -52,12 +52,14 @@ template <> struct Codec<ASL_DTYPE_BFLOAT16>
 {
     typedef unsigned short Storage;
     static __device__ __forceinline__ float load(Storage v) { return __uint_as_float(((unsigned int)v) << 16); }
-    static __device__ __forceinline__ Storage store(float v)
+    // The bfloat16 in the upper half of a 32-bit word (the lower half is rounding residue), so that two
+    // values pack into one word with a single __byte_perm.
+    static __device__ __forceinline__ unsigned int store_high(float v)
     {
-        unsigned int bits = __float_as_uint(v);
-        if (v != v) return (Storage)((bits >> 16) | 0x40u);   // keep NaN a (quiet) NaN
-        return (Storage)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+        const unsigned int bits = __float_as_uint(v);
+        return v != v ? 0x7FC00000u : bits + 0x7FFFu + ((bits >> 16) & 1u);   // NaN: the canonical quiet NaN, as c10::BFloat16
     }
+    static __device__ __forceinline__ Storage store(float v) { return (Storage)(store_high(v) >> 16); }
 };
 
 // Binary targets (uint8 or bool tensors): any nonzero byte is a positive.
@@ -121,28 +123,69 @@ template <int N> __device__ __forceinline__ float pow_int(float b)
 template <> __device__ __forceinline__ float pow_int<0>(float) { return 1.0f; }
 template <> __device__ __forceinline__ float pow_int<1>(float b) { return b; }
 
-// b^g = e^(g log b) with b^0 = 1 (also for b = 0), PyTorch's pow convention.
-__device__ __forceinline__ float pow_log(float log_b, float g) { return g == 0.0f ? 1.0f : expf(g * log_b); }
+// b^g = e^(g log b) with b^0 = 1 (also for b = 0), PyTorch's pow convention. Fast lg2/ex2: an absolute
+// error d in log2 b is a relative error of about g d ln2 in b^g, and __log2f's absolute error is at most
+// 2^-22 on [0.5, 2] (2 ulp elsewhere), so the weight keeps about 6 digits (kernels/README.md, Numerics).
+__device__ __forceinline__ float pow_fast(float b, float g) { return g == 0.0f ? 1.0f : exp2f(g * __log2f(b)); }
+// The same from a natural logarithm already at hand.
+__device__ __forceinline__ float pow_from_log(float log_b, float g) { return g == 0.0f ? 1.0f : exp2f(g * 1.44269504f * log_b); }
 
-// p = sigmoid(x), q = 1 - p and their logs, all from e^-|x| so that none of them cancels.
+// e^-a for a >= 0 (a NaN gives NaN). ex2.approx has at most 2 ulp error over the full range, subnormal
+// results included; __expf's ulp error grows with |a| (2 + 1.17|a|) only because a log2(e) is rounded, so
+// the product's rounding error is carried along (fma) and applied as a first-order correction: about 3 ulp
+// for every a, against 119 ulp for __expf at a = 100.
+__device__ __forceinline__ float exp_negative(float a)
+{
+    const float log2e_hi = 1.44269502f, log2e_lo = 1.92596299e-8f;
+    const float t = -a * log2e_hi;
+    const float t_lo = fmaf(-a, log2e_lo, fmaf(-a, log2e_hi, -t));   // -a log2(e) - t, exactly enough
+    const float e = exp2f(t);
+    return fmaf(e, t_lo * 0.693147182f, e);
+}
+
+// log1p(a) for -1 < a <= 1 (NaN gives NaN), relative error below 1e-6 everywhere, tiny a included (where
+// a fast log of 1 + a alone would lose every digit). On [-1/3, 1/2] the atanh series
+// log1p(a) = 2s (1 + z/3 + z^2/5 + z^3/7 + ...), s = a / (2 + a), z = s^2 <= 1/25: the dropped terms are
+// below z^4/9 < 3e-7 relative, and s from div.approx (2 ulp) adds 2.4e-7. Elsewhere lg2.approx(1 + a) ln 2:
+// its absolute error 2^-22 on [0.5, 2] (2 ulp outside) and the rounding of 1 + a are below 6e-7 relative
+// there, since |log1p(a)| >= log(3/2) = 0.405.
+__device__ __forceinline__ float log1p_fast(float a)
+{
+    const float s = __fdividef(a, 2.0f + a);
+    const float z = s * s;
+    const float series = s * fmaf(z, fmaf(z, fmaf(z, 0.285714286f, 0.4f), 0.666666667f), 2.0f);
+    const float direct = __log2f(1.0f + a) * 0.693147182f;
+    return a >= -0.333333333f && a <= 0.5f ? series : direct;
+}
+
+// 1 / (1 + e^-|x|) from e = e^-|x| in [0, 1]: div.approx has at most 2 ulp error for divisors in
+// [2^-126, 2^126] (the divisor here is in [1, 2]), against an IEEE division's slow-path subroutine.
+__device__ __forceinline__ float reciprocal_one_plus(float e) { return __fdividef(1.0f, 1.0f + e); }
+
+// p = sigmoid(x), q = 1 - p and softplus = log(1 + e^-|x|), all from e^-|x| so that none cancels:
+// log p = min(x, 0) - softplus, log q = min(-x, 0) - softplus.
 struct Sigmoid
 {
-    float p, q, log_p, log_q;
+    float p, q, e;
 };
 
-__device__ __forceinline__ Sigmoid accurate_sigmoid(float x)
+// Precise: e^-|x| within 3 ulp (exp_negative); otherwise __expf's 2 + 1.17|x| ulp, ample where the results
+// are rounded to 16 bits (2^-9 for bfloat16, 2^-12 for float16) and |x| <= 65504.
+template <bool Precise>
+__device__ __forceinline__ Sigmoid fast_sigmoid(float x)
 {
-    float e = expf(-fabsf(x));
-    float r = 1.0f / (1.0f + e);
-    float softplus = log1pf(e);                   // log(1 + e^-|x|)
     Sigmoid s;
-    s.p = x >= 0.0f ? r : e * r;
-    s.q = x >= 0.0f ? e * r : r;
-    s.log_p = fminf(x, 0.0f) - softplus;
-    s.log_q = fminf(-x, 0.0f) - softplus;
-    if (x != x) s.log_p = s.log_q = x;            // fminf would turn NaN into 0
+    s.e = Precise ? exp_negative(fabsf(x)) : exp2f(fabsf(x) * -1.44269504f);
+    const float r = reciprocal_one_plus(s.e);
+    const float er = s.e * r;                     // a NaN x gives e = r = er = NaN: p, q NaN
+    s.p = x >= 0.0f ? r : er;
+    s.q = x >= 0.0f ? er : r;
     return s;
 }
+
+// log(sigmoid(x)) and log(1 - sigmoid(x)) from softplus = log1p(e^-|x|); fminf would turn NaN into 0.
+__device__ __forceinline__ float log_sigmoid(float x, float softplus) { return (x < 0.0f ? x : 0.0f) - softplus; }
+__device__ __forceinline__ float log_one_minus_sigmoid(float x, float softplus) { return (x > 0.0f ? -x : 0.0f) - softplus; }
 
 // ---- deterministic reductions -----------------------------------------------------------------------
 
@@ -176,16 +219,35 @@ __device__ __forceinline__ void block_sum(double (&values)[Count], double* scrat
     }
 }
 
-// The finisher's reduction: each of BlockSize threads adds a fixed stride of the per-block partials
-// (laid out as Count rows of `blocks` doubles) in order, then a fixed tree. Thread 0 receives the totals.
+// One launch per loss: thread 0 of every block writes the block's Count sums to `partials` (Count rows of
+// gridDim.x doubles), makes them visible device-wide (__threadfence) and takes a ticket; the block that takes
+// the last ticket adds all partials in block order (each of BlockSize threads a fixed stride, then a fixed
+// tree), so the totals do not depend on which block finishes last, and resets the ticket to 0 for the next
+// launch (launches on one stream do not overlap; blockDim.x == BlockSize). Returns true in thread 0 of the last block, whose `values`
+// then hold the totals. `values` must hold the block's sums in thread 0 (block_sum) on entry.
 template <int Count, int BlockSize>
-__device__ __forceinline__ void sum_partials(const double* partials, int blocks, double (&sums)[Count], double* scratch)
+__device__ __forceinline__ bool last_block_totals(double (&values)[Count], double* partials, unsigned int* ticket, double* scratch)
 {
+    __shared__ bool is_last;
+    if (threadIdx.x == 0)
+    {
+#pragma unroll
+        for (int i = 0; i < Count; i++) partials[(asl_index)i * gridDim.x + blockIdx.x] = values[i];
+        __threadfence();
+        is_last = atomicAdd(ticket, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!is_last) return false;
+    __threadfence();
+    // volatile: read what the other blocks wrote from L2, never a stale L1 line.
+    const volatile double* written = partials;
 #pragma unroll
     for (int i = 0; i < Count; i++)
     {
-        sums[i] = 0.0;
-        for (int b = threadIdx.x; b < blocks; b += BlockSize) sums[i] += partials[(asl_index)i * blocks + b];
+        values[i] = 0.0;
+        for (unsigned int b = threadIdx.x; b < gridDim.x; b += blockDim.x) values[i] += written[(asl_index)i * gridDim.x + b];
     }
-    block_sum<Count, BlockSize>(sums, scratch);
+    block_sum<Count, BlockSize>(values, scratch);
+    if (threadIdx.x == 0) *ticket = 0u;
+    return threadIdx.x == 0;
 }

@@ -16,7 +16,6 @@
 #error "without focusing the full gradient is the detached one: compile ASL_GRADIENT=1"
 #endif
 
-#define ASL_FINISH_BLOCK_SIZE 256
 #define ASL_SUM_COUNT (ASL_STATISTICS ? 5 : 1)
 
 typedef Codec<ASL_LOGIT_DTYPE> LogitCodec;
@@ -37,20 +36,45 @@ struct ElementResult
     float loss, gradient, p;
 };
 
-// One element, term by term as in ASL.md section 1 (PyTorch's clamp and pow gradient conventions).
-__device__ __forceinline__ ElementResult asl_element(float x, float y, const Parameters& k)
-{
-    Sigmoid s = accurate_sigmoid(x);
-    const float p = s.p, neg_y = 1.0f - y;   // s.q = 1 - p
-#if ASL_CLIP
-    const float xn = clamp_max(s.q + k.clip, 1.0f);
-    // log(min(1 - p + clip, 1)) as log1p(min(clip - p, 0)): accurate where xn is near 1.
-    const float ln = xn >= k.eps ? log1pf(clamp_max(k.clip - p, 0.0f)) : k.log_eps;
+// Binary targets need only the log term that the target selects; float targets are checked per element
+// (0 and 1 take the binary path, soft values evaluate both terms).
+#if ASL_TARGET_DTYPE == ASL_DTYPE_UINT8
+#define ASL_ALWAYS_BINARY 1
 #else
-    const float ln = clamp_min(s.log_q, k.log_eps);   // log(max(s.q, eps)) = max(log s.q, log eps)
+#define ASL_ALWAYS_BINARY 0
 #endif
-    const float lp = clamp_min(s.log_p, k.log_eps);
-    const float l0 = y * lp + neg_y * ln;
+
+// One element, term by term as in ASL.md section 1 (PyTorch's clamp and pow gradient conventions).
+// Comparisons are written so that a NaN logit takes the computing side and gives a NaN loss and gradient.
+// `positive` is y != 0 (the caller tests it once per element).
+__device__ __forceinline__ ElementResult asl_element(float x, float y, bool positive, const Parameters& k)
+{
+    const Sigmoid s = fast_sigmoid<(sizeof(Logit) >= 4)>(x);
+    const float p = s.p, q = s.q, neg_y = 1.0f - y;
+    (void)q;                                             // forward-only variants without clip or focusing need only p
+    const bool binary = ASL_ALWAYS_BINARY || y == 0.0f || y == 1.0f;
+
+    // l0 = y lp + (1 - y) ln with lp = log max(p, eps) = max(log p, log eps), ln = log max(xn, eps).
+    // Without clip both logs come from one softplus. With clip ln = log(min(1 - p + clip, 1))
+    // = log1p(min(clip - p, 0)), exactly 0 where p <= clip: no log is evaluated there (most negatives once
+    // training is under way), and a 0/1 target evaluates only the log of the term it selects.
+#if ASL_CLIP
+    const float xn = fminf(q + k.clip, 1.0f);           // a NaN p still reaches l0, w and the gradient
+    const float clip_term = clamp_max(k.clip - p, 0.0f);
+    // 0/1 targets (always for uint8, checked per element for float) evaluate one log, soft targets two.
+    float log_term = 0.0f;
+    if (!binary || positive || !(p <= k.clip)) log_term = log1p_fast(binary && !positive ? clip_term : s.e);
+    const float lp = clamp_min(log_sigmoid(x, log_term), k.log_eps);
+    float ln_log = binary ? log_term : 0.0f;            // a skipped binary negative's log_term is its exact 0
+    if (!binary && !(p <= k.clip)) ln_log = log1p_fast(clip_term);
+    const float ln = xn < k.eps ? k.log_eps : ln_log;
+    const float l0 = binary ? (positive ? lp : ln) : y * lp + neg_y * ln;
+#else
+    const float softplus = log1p_fast(s.e);
+    const float lp = clamp_min(log_sigmoid(x, softplus), k.log_eps);
+    const float ln = clamp_min(log_one_minus_sigmoid(x, softplus), k.log_eps);
+    const float l0 = binary ? (positive ? lp : ln) : y * lp + neg_y * ln;
+#endif
 
     // Focusing weight w = (1 - pt)^g with 1 - pt = y(1 - p) + (1 - y)(1 - xn); w_prime = (1 - pt)^(g - 1).
     float w = 1.0f;
@@ -60,29 +84,27 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, const Par
 #else
     const float one_minus_xn = p;
 #endif
-    const float g = k.gamma_pos * y + k.gamma_neg * neg_y;
+    const float g = ASL_ALWAYS_BINARY ? (positive ? k.gamma_pos : k.gamma_neg) : k.gamma_pos * y + k.gamma_neg * neg_y;
 #if ASL_GRADIENT == 2
     float w_prime = 0.0f;
 #endif
 #if ASL_GAMMA_MODE == 1
-    const bool binary = ASL_TARGET_DTYPE == ASL_DTYPE_UINT8 || y == 0.0f || y == 1.0f;
     if (binary)
     {
         // Whole gammas and a binary target: the weight is a product, no exp/log.
-        const bool positive = y != 0.0f;
-        w = positive ? pow_int<ASL_GAMMA_POS_INT>(s.q) : pow_int<ASL_GAMMA_NEG_INT>(one_minus_xn);
+        w = positive ? pow_int<ASL_GAMMA_POS_INT>(q) : pow_int<ASL_GAMMA_NEG_INT>(one_minus_xn);
 #if ASL_GRADIENT == 2
-        w_prime = positive ? pow_int<(ASL_GAMMA_POS_INT > 0 ? ASL_GAMMA_POS_INT - 1 : 0)>(s.q)
+        w_prime = positive ? pow_int<(ASL_GAMMA_POS_INT > 0 ? ASL_GAMMA_POS_INT - 1 : 0)>(q)
                            : pow_int<(ASL_GAMMA_NEG_INT > 0 ? ASL_GAMMA_NEG_INT - 1 : 0)>(one_minus_xn);
 #endif
     }
     else
 #endif
     {
-        const float log_basis = logf(y * s.q + neg_y * one_minus_xn);
-        w = pow_log(log_basis, g);
+        const float basis = ASL_ALWAYS_BINARY ? (positive ? q : one_minus_xn) : y * q + neg_y * one_minus_xn;
+        w = pow_fast(basis, g);
 #if ASL_GRADIENT == 2
-        w_prime = pow_log(log_basis, g - 1.0f);
+        w_prime = pow_fast(basis, g - 1.0f);
 #endif
     }
 #endif
@@ -92,22 +114,22 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, const Par
     r.p = p;
     r.gradient = 0.0f;
 #if ASL_GRADIENT != 0
-    const float ds = p * s.q;                           // dp/dx
 #if ASL_CLIP
+    const float ds = p * q;                             // dp/dx
     // clamp(max=1) passes the gradient where 1 - p + clip <= 1, i.e. p >= clip: tested on p, whose rounding
     // near the kink is far finer than that of 1 - p + clip.
-    const float dxn = p >= k.clip ? -ds : 0.0f;
+    const float dxn = p < k.clip ? 0.0f : -ds;
+    const float dln = xn < k.eps ? 0.0f : __fdividef(dxn, xn);   // xn in [clip, 1]: 2 ulp
 #else
-    const float dxn = -ds;
+    const float dln = q < k.eps ? 0.0f : -p;            // dxn / xn = -p q / q, xn = q
 #endif
-    const float dlp = p >= k.eps ? s.q : 0.0f;          // (1/p) dp/dx, clamp(min=eps) passes where v >= eps
-#if !ASL_CLIP
-    const float xn = s.q;
-#endif
-    const float dln = xn >= k.eps ? dxn / xn : 0.0f;
-    float d = w * (y * dlp + neg_y * dln);
+    const float dlp = p < k.eps ? 0.0f : q;             // (1/p) dp/dx, clamp(min=eps) passes where v >= eps
+    float d = w * (ASL_ALWAYS_BINARY ? (positive ? dlp : dln) : y * dlp + neg_y * dln);
 #if ASL_GRADIENT == 2
-    const float dpt = y * ds + neg_y * dxn;
+#if !ASL_CLIP
+    const float ds = p * q, dxn = -ds;
+#endif
+    const float dpt = ASL_ALWAYS_BINARY ? (positive ? ds : dxn) : y * ds + neg_y * dxn;
     d += g == 0.0f ? 0.0f : l0 * (-(g * w_prime * dpt));   // pow's gradient is exactly 0 where g == 0
 #endif
     r.gradient = -d * k.gradient_scale;
@@ -115,21 +137,31 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, const Par
     return r;
 }
 
-// Per-thread running sums: loss, then (with statistics) sum p*y, sum y, sum p*(1-y), sum (1-y).
+// Per-thread running sums: loss, then (with statistics) sum p*y, sum y, sum p*(1-y), sum (1-y). Kept in
+// float32 with Kahan compensation (4 operations per pack and sum, no float64 in the element loop): the
+// error stays a few ulp however many packs a thread adds; block and grid sums are then float64.
 struct Sums
 {
-    double value[ASL_SUM_COUNT];
+    float value[ASL_SUM_COUNT], compensation[ASL_SUM_COUNT];
+
+    __device__ __forceinline__ void add(int i, float v)
+    {
+        const float corrected = v - compensation[i];
+        const float total = value[i] + corrected;
+        compensation[i] = (total - value[i]) - corrected;
+        value[i] = total;
+    }
 };
 
-// Adds N elements' contributions: summed in float32 first (N <= 16 terms), then once into the doubles,
-// which keeps the float64 conversions off the critical path.
+// Adds N elements' contributions: summed in float32 first (N <= 16 terms), then once into the
+// compensated sums.
 template <int N>
 __device__ __forceinline__ void accumulate(Sums& sums, const float (&loss)[N], const float (&p)[N], const float (&y)[N])
 {
     float l = 0.0f;
 #pragma unroll
     for (int i = 0; i < N; i++) l += loss[i];
-    sums.value[0] += (double)l;
+    sums.add(0, l);
 #if ASL_STATISTICS
     float py = 0.0f, sy = 0.0f, pn = 0.0f, sn = 0.0f;
 #pragma unroll
@@ -140,10 +172,10 @@ __device__ __forceinline__ void accumulate(Sums& sums, const float (&loss)[N], c
         pn += p[i] * (1.0f - y[i]);
         sn += 1.0f - y[i];
     }
-    sums.value[1] += (double)py;
-    sums.value[2] += (double)sy;
-    sums.value[3] += (double)pn;
-    sums.value[4] += (double)sn;
+    sums.add(1, py);
+    sums.add(2, sy);
+    sums.add(3, pn);
+    sums.add(4, sn);
 #endif
 }
 
@@ -157,7 +189,7 @@ __device__ __forceinline__ void scalar_range(const Logit* x, const Target* y, Lo
     {
         float xf[1] = { LogitCodec::load(x[i]) };
         float yf[1] = { TargetCodec::load(y[i]) };
-        ElementResult r = asl_element(xf[0], yf[0], k);
+        ElementResult r = asl_element(xf[0], yf[0], yf[0] != 0.0f, k);
 #if ASL_GRADIENT != 0
         gradient[i] = LogitCodec::store(r.gradient);
 #endif
@@ -173,20 +205,39 @@ template <int N>
 __device__ __forceinline__ Pack<Logit, N> encode_pack(const float (&values)[N])
 {
     Pack<Logit, N> pack;
+#if ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16
+    // Eight bfloat16: each word takes the upper halves of two rounded floats (bytes 2, 3 of each).
+    pack.raw.x = __byte_perm(LogitCodec::store_high(values[0]), LogitCodec::store_high(values[1]), 0x7632);
+    pack.raw.y = __byte_perm(LogitCodec::store_high(values[2]), LogitCodec::store_high(values[3]), 0x7632);
+    pack.raw.z = __byte_perm(LogitCodec::store_high(values[4]), LogitCodec::store_high(values[5]), 0x7632);
+    pack.raw.w = __byte_perm(LogitCodec::store_high(values[6]), LogitCodec::store_high(values[7]), 0x7632);
+#else
 #pragma unroll
     for (int i = 0; i < N; i++) pack.element[i] = LogitCodec::store(values[i]);
+#endif
     return pack;
 }
 
-extern "C" __global__ void __launch_bounds__(ASL_BLOCK_SIZE)
+// 16-bit logits unroll 8 elements per step; with the pow path that is enough live state that ptxas's
+// default register heuristic spilled (sm_75 and sm_90), so those variants ask for 2 resident blocks (128 registers)
+// instead. The other variants keep the default, which gives them fewer PTX instructions.
+#if (ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GAMMA_MODE == 2
+#define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE, 2)
+#else
+#define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE)
+#endif
+
+extern "C" __global__ void ASL_LAUNCH_BOUNDS
 asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_index count,
                Logit* __restrict__ gradient, Logit* __restrict__ element_loss, double* __restrict__ partials,
+               unsigned int* __restrict__ ticket, double loss_scale, float* __restrict__ loss_out,
+               double* __restrict__ statistics_out,
                float clip, float eps, float log_eps, float gamma_pos, float gamma_neg, float gradient_scale)
 {
     const Parameters k = { clip, eps, log_eps, gamma_pos, gamma_neg, gradient_scale };
     Sums sums;
 #pragma unroll
-    for (int i = 0; i < ASL_SUM_COUNT; i++) sums.value[i] = 0.0;
+    for (int i = 0; i < ASL_SUM_COUNT; i++) sums.value[i] = sums.compensation[i] = 0.0f;
 
     // Vector body from the first element where the logits are 16-byte aligned, provided every other
     // buffer is aligned for its own pack at that element too (true for whole tensors, which start aligned).
@@ -219,7 +270,7 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
         for (int i = 0; i < ASL_VECTOR; i++)
         {
             yf[i] = TargetCodec::load(ys.element[i]);
-            ElementResult r = asl_element(LogitCodec::load(xs.element[i]), yf[i], k);
+            ElementResult r = asl_element(LogitCodec::load(xs.element[i]), yf[i], yf[i] != 0.0f, k);
             loss[i] = r.loss;
             p[i] = r.p;
 #if ASL_GRADIENT != 0
@@ -237,30 +288,20 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
     scalar_range(x, y, gradient, element_loss, tail, count, k, sums);
 
     __shared__ double scratch[ASL_SUM_COUNT * 32];
-    block_sum<ASL_SUM_COUNT, ASL_BLOCK_SIZE>(sums.value, scratch);
-    if (threadIdx.x == 0)
-    {
+    double totals[ASL_SUM_COUNT];
 #pragma unroll
-        for (int i = 0; i < ASL_SUM_COUNT; i++) partials[(asl_index)i * gridDim.x + blockIdx.x] = sums.value[i];
-    }
-}
-
-// One block: loss_out receives the loss sum times loss_scale (1/count for mean) as float32;
-// statistics_out, when not null, the four statistic sums as doubles.
-extern "C" __global__ void __launch_bounds__(ASL_FINISH_BLOCK_SIZE)
-asl_multilabel_finish(const double* __restrict__ partials, int blocks, double loss_scale,
-                      float* __restrict__ loss_out, double* __restrict__ statistics_out)
-{
-    __shared__ double scratch[ASL_SUM_COUNT * 32];
-    double sums[ASL_SUM_COUNT];
-    sum_partials<ASL_SUM_COUNT, ASL_FINISH_BLOCK_SIZE>(partials, blocks, sums, scratch);
-    if (threadIdx.x == 0)
+    for (int i = 0; i < ASL_SUM_COUNT; i++) totals[i] = (double)sums.value[i] - (double)sums.compensation[i];
+    block_sum<ASL_SUM_COUNT, ASL_BLOCK_SIZE>(totals, scratch);
+    if (last_block_totals<ASL_SUM_COUNT, ASL_BLOCK_SIZE>(totals, partials, ticket, scratch))
     {
-        loss_out[0] = (float)(sums[0] * loss_scale);
+        // loss_out: the loss sum times loss_scale (1/count for mean) as float32; statistics_out, when not
+        // null, the four statistic sums as doubles.
+        loss_out[0] = (float)(totals[0] * loss_scale);
 #if ASL_STATISTICS
         if (statistics_out != 0)
         {
-            for (int i = 0; i < 4; i++) statistics_out[i] = sums[i + 1];
+#pragma unroll
+            for (int i = 0; i < 4; i++) statistics_out[i] = totals[i + 1];
         }
 #endif
     }

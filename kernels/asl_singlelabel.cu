@@ -1,5 +1,5 @@
-// Single-label asymmetric loss (shared/ASL.md section 2): softmax per row, one launch for loss and
-// gradient, then a one-block finisher for the reduced loss. A group of threads owns a row: a warp for
+// Single-label asymmetric loss (shared/ASL.md section 2): softmax per row, one launch for loss, gradient
+// and the reduced loss (the last block to finish adds the per-block partials in block order). A group of threads owns a row: a warp for
 // small C, the whole block for large C. Each thread keeps its columns of the row in registers, so the
 // logits are read from memory once.
 //
@@ -23,7 +23,6 @@
 // NaN loss and a NaN gradient, so the reduced loss is NaN too.
 #include "asl_common.cuh"
 
-#define ASL_FINISH_BLOCK_SIZE 256
 #define ASL_GROUPS_PER_BLOCK (ASL_BLOCK_SIZE / ASL_GROUP_SIZE)
 // Up to 32 columns per thread the gradient pass reuses P and a + b kept from the loss pass; beyond that
 // two arrays would not fit in registers, so it keeps only q and evaluates the terms again.
@@ -95,15 +94,14 @@ __device__ __forceinline__ void focusing(bool is_target, float p, float q, float
     (void)p;
     if (is_target)
     {
-        const float log_omp = logf(omp);
-        w = pow_log(log_omp, gamma_pos);
-        w_prime = gamma_pos == 0.0f ? 0.0f : -gamma_pos * pow_log(log_omp, gamma_pos - 1.0f);
+        w = pow_fast(omp, gamma_pos);
+        w_prime = gamma_pos == 0.0f ? 0.0f : -gamma_pos * pow_fast(omp, gamma_pos - 1.0f);
     }
     else
     {
         // P^g = e^(g q) with q = log P already at hand.
-        w = pow_log(q, gamma_neg);
-        w_prime = gamma_neg == 0.0f ? 0.0f : gamma_neg * pow_log(q, gamma_neg - 1.0f);
+        w = pow_from_log(q, gamma_neg);
+        w_prime = gamma_neg == 0.0f ? 0.0f : gamma_neg * pow_from_log(q, gamma_neg - 1.0f);
     }
 #endif
 }
@@ -122,7 +120,7 @@ struct Terms
 __device__ __forceinline__ Terms class_terms(float q, bool is_target, float omp_target, const Parameters& k)
 {
     Terms r;
-    r.p = expf(q);
+    r.p = exp_negative(-q);                            // q <= 0; 3 ulp (asl_common.cuh)
     const float omp = is_target ? omp_target : 1.0f - r.p;
     const float s = is_target ? k.on_target : k.off_target;
     float w, w_prime;
@@ -133,10 +131,10 @@ __device__ __forceinline__ Terms class_terms(float q, bool is_target, float omp_
     return r;
 }
 
-extern "C" __global__ void __launch_bounds__(ASL_BLOCK_SIZE)
+extern "C" __global__ void __launch_bounds__(ASL_BLOCK_SIZE, 1)
 asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ target, asl_index rows, int classes,
                 Logit* __restrict__ gradient, Logit* __restrict__ row_loss, double* __restrict__ partials,
-                float gamma_pos, float gamma_neg, float smoothing, float gradient_scale)
+                unsigned int* __restrict__ ticket, double loss_scale, float* __restrict__ loss_out, float gamma_pos, float gamma_neg, float smoothing, float gradient_scale)
 {
     __shared__ float scratch[32];
     __shared__ double sum_scratch[32];
@@ -172,7 +170,7 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
         {
             const int c = lane + i * ASL_GROUP_SIZE;
             if (c >= classes) continue;
-            const float e = expf(v[i] - row_max);
+            const float e = exp_negative(row_max - v[i]);
             if (v[i] == row_max) maxima += 1.0f;
             else below_max += e;
             if (c != t) exp_sum_other += e;
@@ -244,17 +242,8 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
     }
     (void)row_loss;
 
+    // loss_out: the sum of the row losses times loss_scale (1/rows for mean), as float32.
     double sums[1] = { loss_sum };
     block_sum<1, ASL_BLOCK_SIZE>(sums, sum_scratch);
-    if (threadIdx.x == 0) partials[blockIdx.x] = sums[0];
-}
-
-// One block: loss_out receives the sum of the per-block partials times loss_scale (1/rows for mean).
-extern "C" __global__ void __launch_bounds__(ASL_FINISH_BLOCK_SIZE)
-asl_singlelabel_finish(const double* __restrict__ partials, int blocks, double loss_scale, float* __restrict__ loss_out)
-{
-    __shared__ double scratch[32];
-    double sums[1];
-    sum_partials<1, ASL_FINISH_BLOCK_SIZE>(partials, blocks, sums, scratch);
-    if (threadIdx.x == 0) loss_out[0] = (float)(sums[0] * loss_scale);
+    if (last_block_totals<1, ASL_BLOCK_SIZE>(sums, partials, ticket, sum_scratch)) loss_out[0] = (float)(sums[0] * loss_scale);
 }

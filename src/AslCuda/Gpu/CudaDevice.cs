@@ -100,10 +100,16 @@ internal sealed class GpuDevice
     /// <summary>Held while a launcher enqueues its kernels, which share <see cref="Workspace"/>.</summary>
     public Lock LaunchLock { get; } = new();
 
-    /// <summary>Room for the per-block partial sums of any launch: 8 doubles per resident block.</summary>
+    /// <summary>Room for the per-block partial sums of any launch: 8 doubles per resident block, then the
+    /// kernels' last-block ticket (one unsigned int, zeroed here; each launch's last block puts it back to 0).</summary>
     public DeviceMemory Workspace => _workspace.Value;
 
+    /// <summary>Device address of the last-block ticket in <see cref="Workspace"/>.</summary>
+    public ulong WorkspaceTicket => Workspace.Pointer + (ulong)(WorkspaceBlocks * WorkspaceDoublesPerBlock * sizeof(double));
+
     public const int WorkspaceDoublesPerBlock = 8;
+
+    private long WorkspaceBlocks => (long)MultiprocessorCount * MaxBlocksPerMultiprocessor;
 
     /// <summary>The CUDA driver's version (e.g. 13000), initializing the driver on first use.</summary>
     public static int DriverVersion => InitializedDriverVersion.Value;
@@ -132,8 +138,20 @@ internal sealed class GpuDevice
         Driver.Check(Driver.cuDeviceTotalMem(out nuint total, device), nameof(Driver.cuDeviceTotalMem));
         TotalMemoryBytes = (long)total;
         Context = PrimaryContext.Retain(device);
-        _workspace = new Lazy<DeviceMemory>(() => DeviceMemory.Allocate(
-            Context, (long)MultiprocessorCount * MaxBlocksPerMultiprocessor * WorkspaceDoublesPerBlock * sizeof(double)));
+        _workspace = new Lazy<DeviceMemory>(() =>
+        {
+            var workspace = DeviceMemory.Allocate(Context, WorkspaceBlocks * WorkspaceDoublesPerBlock * sizeof(double) + sizeof(double));
+            try
+            {
+                workspace.Fill(0);
+            }
+            catch
+            {
+                workspace.Dispose();
+                throw;
+            }
+            return workspace;
+        });
     }
 
     /// <summary>The module of one kernel variant, compiled (or taken from the cache) and loaded once per device.</summary>

@@ -32,7 +32,6 @@ internal readonly record struct MultiLabelVariant(
     GammaMode Gammas, int GammaPosInteger, int GammaNegInteger)
 {
     public const int BlockSize = 256;
-    public const int FinishBlockSize = 256;
     public static KernelProgram Program => KernelProgram.Get("asl_multilabel.cu");
 
     public static MultiLabelVariant For(AslDataType logit, AslDataType target, AslOptions options, bool gradient, bool statistics)
@@ -77,13 +76,16 @@ internal readonly record struct MultiLabelVariant(
 
 /// <summary>
 /// Multi-label ASL on a CUDA device (ASL.md section 1, kernels/asl_multilabel.cu): loss, gradient and
-/// statistics in one kernel launch plus a one-block finisher, on the legacy default stream of the
-/// device's primary context (the context and stream libtorch uses unless told otherwise).
+/// statistics in one kernel launch (its last block to finish reduces the per-block partials), on the legacy
+/// default stream of the device's primary context (the context and stream libtorch uses unless told otherwise).
 /// The loss and statistics sums are deterministic: the grid depends only on the element count and the
 /// device, and every sum is taken in a fixed order.
 /// </summary>
 public static unsafe class MultiLabelGpu
 {
+    /// <summary>Bytes of each argument of the launch below, in order (checked against the PTX's .entry by the NVRTC tests).</summary>
+    internal static readonly int[] ArgumentBytes = [8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4];
+
     /// <summary>
     /// Enqueues the loss (and gradient) of <paramref name="count"/> elements on device
     /// <paramref name="deviceOrdinal"/>; returns without waiting. All pointers are device addresses in that
@@ -119,10 +121,10 @@ public static unsafe class MultiLabelGpu
 
         var device = GpuDevice.Get(deviceOrdinal);
         var variant = MultiLabelVariant.For(logitType, targetType, options, gradient != 0, statisticsOutput != 0);
-        var kernels = KernelPair.Get(device, MultiLabelVariant.Program, variant.Defines, "asl_multilabel", "asl_multilabel_finish", MultiLabelVariant.BlockSize);
+        var kernel = LoadedKernel.Get(device, MultiLabelVariant.Program, variant.Defines, "asl_multilabel", MultiLabelVariant.BlockSize);
 
         long packs = (count + variant.VectorWidth - 1) / variant.VectorWidth;
-        int blocks = (int)Math.Clamp((packs + MultiLabelVariant.BlockSize - 1) / MultiLabelVariant.BlockSize, 1, kernels.MaxResidentBlocks);
+        int blocks = (int)Math.Clamp((packs + MultiLabelVariant.BlockSize - 1) / MultiLabelVariant.BlockSize, 1, kernel.MaxResidentBlocks);
         float clip = (float)options.Clip, eps = (float)options.Eps, logEps = (float)Math.Log(options.Eps);
         float gammaPos = (float)options.GammaPos, gammaNeg = (float)options.GammaNeg;
         bool mean = options.Reduction == AslReduction.Mean;
@@ -131,15 +133,12 @@ public static unsafe class MultiLabelGpu
 
         lock (device.LaunchLock)
         {
-            ulong partials = device.Workspace.Pointer;
+            ulong partials = device.Workspace.Pointer, ticket = device.WorkspaceTicket;
             using var scope = device.Context.Push();
-            void** main = stackalloc void*[] { &input, &target, &count, &gradient, &elementLoss, &partials,
-                &clip, &eps, &logEps, &gammaPos, &gammaNeg, &gradientScale };
-            Driver.Check(Driver.cuLaunchKernel(kernels.Main, (uint)blocks, 1, 1, MultiLabelVariant.BlockSize, 1, 1, 0, 0, main, null),
+            void** arguments = stackalloc void*[] { &input, &target, &count, &gradient, &elementLoss, &partials, &ticket,
+                &lossScale, &lossOutput, &statisticsOutput, &clip, &eps, &logEps, &gammaPos, &gammaNeg, &gradientScale };
+            Driver.Check(Driver.cuLaunchKernel(kernel.Function, (uint)blocks, 1, 1, MultiLabelVariant.BlockSize, 1, 1, 0, 0, arguments, null),
                 "cuLaunchKernel(asl_multilabel)");
-            void** finish = stackalloc void*[] { &partials, &blocks, &lossScale, &lossOutput, &statisticsOutput };
-            Driver.Check(Driver.cuLaunchKernel(kernels.Finish, 1, 1, 1, MultiLabelVariant.FinishBlockSize, 1, 1, 0, 0, finish, null),
-                "cuLaunchKernel(asl_multilabel_finish)");
         }
     }
 

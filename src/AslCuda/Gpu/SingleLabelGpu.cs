@@ -24,6 +24,19 @@ internal readonly record struct SingleLabelLayout(int BlockSize, int GroupSize, 
         (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)((classes + groupSize - 1) / groupSize));
 
     public int RowsPerBlock => BlockSize / GroupSize;
+
+    /// <summary>
+    /// With a warp per row, fewer rows per block (1, 2, 4 or 8) when <paramref name="rows"/> would otherwise
+    /// leave multiprocessors idle: 256 rows of 1000 classes give 256 one-warp blocks on 132 multiprocessors
+    /// instead of 32 eight-warp blocks. A block per row keeps its layout.
+    /// </summary>
+    public SingleLabelLayout ForRows(long rows, int multiprocessors)
+    {
+        if (GroupSize != 32) return this;
+        int rowsPerBlock = BlockSize / 32;
+        while (rowsPerBlock > 1 && rows < (long)rowsPerBlock * multiprocessors) rowsPerBlock /= 2;
+        return this with { BlockSize = rowsPerBlock * 32 };
+    }
 }
 
 /// <summary>One compile-time variant of kernels/asl_singlelabel.cu.</summary>
@@ -31,7 +44,6 @@ internal readonly record struct SingleLabelVariant(
     AslDataType Logit, AslIndexType Target, bool Gradient, bool RowLoss, GammaMode Gammas, int GammaPosInteger, int GammaNegInteger,
     SingleLabelLayout Layout)
 {
-    public const int FinishBlockSize = 256;
     public static KernelProgram Program => KernelProgram.Get("asl_singlelabel.cu");
 
     public static SingleLabelVariant For(AslDataType logit, AslIndexType target, long classes, SingleLabelOptions options, bool gradient)
@@ -58,14 +70,17 @@ internal readonly record struct SingleLabelVariant(
 }
 
 /// <summary>
-/// Single-label (softmax) ASL on a CUDA device (ASL.md section 2, kernels/asl_singlelabel.cu): loss and
-/// gradient in one launch plus a one-block finisher, on the legacy default stream of the device's primary
-/// context. Rows of up to <see cref="SingleLabelLayout.MaxClasses"/> classes; the logits are read once.
+/// Single-label (softmax) ASL on a CUDA device (ASL.md section 2, kernels/asl_singlelabel.cu): loss,
+/// gradient and the reduced loss in one launch (its last block to finish adds the per-block partials), on
+/// the legacy default stream of the device's primary context. Rows of up to <see cref="SingleLabelLayout.MaxClasses"/> classes; the logits are read once.
 /// A target outside [0, C) is never used as an index: its row's loss and gradient are NaN (so is the
 /// reduced loss); the launch does not wait for the device to find out.
 /// </summary>
 public static unsafe class SingleLabelGpu
 {
+    /// <summary>Bytes of each argument of the launch below, in order (checked against the PTX's .entry by the NVRTC tests).</summary>
+    internal static readonly int[] ArgumentBytes = [8, 8, 8, 4, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4];
+
     /// <summary>
     /// Enqueues the loss (and gradient) of <paramref name="rows"/> rows of <paramref name="classes"/> logits
     /// on device <paramref name="deviceOrdinal"/>; returns without waiting. All pointers are device addresses,
@@ -96,12 +111,12 @@ public static unsafe class SingleLabelGpu
         if (options.Reduction != AslReduction.None && rowLoss != 0)
             throw new ArgumentException($"a row loss buffer is only written for reduction none, not {options.Reduction}.", nameof(rowLoss));
 
-        var variant = SingleLabelVariant.For(logitType, targetType, classes, options, gradient != 0);
         var device = GpuDevice.Get(deviceOrdinal);
-        var kernels = KernelPair.Get(device, SingleLabelVariant.Program, variant.Defines, "asl_singlelabel", "asl_singlelabel_finish",
-            variant.Layout.BlockSize);
+        var variant = SingleLabelVariant.For(logitType, targetType, classes, options, gradient != 0);
+        variant = variant with { Layout = variant.Layout.ForRows(rows, device.MultiprocessorCount) };
+        var kernel = LoadedKernel.Get(device, SingleLabelVariant.Program, variant.Defines, "asl_singlelabel", variant.Layout.BlockSize);
 
-        int blocks = (int)Math.Clamp((rows + variant.Layout.RowsPerBlock - 1) / variant.Layout.RowsPerBlock, 1, kernels.MaxResidentBlocks);
+        int blocks = (int)Math.Clamp((rows + variant.Layout.RowsPerBlock - 1) / variant.Layout.RowsPerBlock, 1, kernel.MaxResidentBlocks);
         int classCount = (int)classes;
         float gammaPos = (float)options.GammaPos, gammaNeg = (float)options.GammaNeg, smoothing = (float)options.Eps;
         bool mean = options.Reduction == AslReduction.Mean;
@@ -110,15 +125,12 @@ public static unsafe class SingleLabelGpu
 
         lock (device.LaunchLock)
         {
-            ulong partials = device.Workspace.Pointer;
+            ulong partials = device.Workspace.Pointer, ticket = device.WorkspaceTicket;
             using var scope = device.Context.Push();
-            void** main = stackalloc void*[] { &input, &target, &rows, &classCount, &gradient, &rowLoss, &partials,
-                &gammaPos, &gammaNeg, &smoothing, &gradientScale };
-            Driver.Check(Driver.cuLaunchKernel(kernels.Main, (uint)blocks, 1, 1, (uint)variant.Layout.BlockSize, 1, 1, 0, 0, main, null),
+            void** arguments = stackalloc void*[] { &input, &target, &rows, &classCount, &gradient, &rowLoss, &partials, &ticket,
+                &lossScale, &lossOutput, &gammaPos, &gammaNeg, &smoothing, &gradientScale };
+            Driver.Check(Driver.cuLaunchKernel(kernel.Function, (uint)blocks, 1, 1, (uint)variant.Layout.BlockSize, 1, 1, 0, 0, arguments, null),
                 "cuLaunchKernel(asl_singlelabel)");
-            void** finish = stackalloc void*[] { &partials, &blocks, &lossScale, &lossOutput };
-            Driver.Check(Driver.cuLaunchKernel(kernels.Finish, 1, 1, 1, SingleLabelVariant.FinishBlockSize, 1, 1, 0, 0, finish, null),
-                "cuLaunchKernel(asl_singlelabel_finish)");
         }
     }
 

@@ -6,7 +6,10 @@ namespace AslCuda.Tests.Nvrtc;
 /// <summary>Compiles one kernel variant to a CUBIN with ptxas's resource report and checks what every variant must satisfy.</summary>
 internal static class KernelCompileAssert
 {
-    public static void CompilesCleanly(KernelProgram program, IReadOnlyList<string> defines, int architecture, params string[] entryPoints)
+    /// <summary>Also checks the launch interface: the entry's parameters match the launcher's argument array in
+    /// count, sizes and order, and its .maxntid is the block size the launcher uses.</summary>
+    public static void CompilesCleanly(KernelProgram program, IReadOnlyList<string> defines, int architecture, string entryPoint,
+        int[] argumentBytes, int blockSize)
     {
         var output = AslCuda.Cuda.Nvrtc.Compile(program.Source, program.FileName, program.Headers,
             [$"--gpu-architecture=sm_{architecture}", "--std=c++17", "--ptxas-options=-v", .. defines]);
@@ -17,9 +20,11 @@ internal static class KernelCompileAssert
         {
             Assert.That(lines.Where(l => !l.StartsWith("ptxas", StringComparison.Ordinal) || l.Contains("warning")), Is.Empty, "NVRTC log (warnings)");
             Assert.That(lines.Where(l => l.Contains("spill stores")).ToArray(),
-                Has.Length.EqualTo(entryPoints.Length).And.All.Contains("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"),
+                Has.Length.EqualTo(1).And.All.Contains("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"),
                 "stack frames or register spills");
-            foreach (string entry in entryPoints) Assert.That(ptx, Does.Contain($".entry {entry}("));
+            var listing = new PtxListing(ptx, entryPoint);
+            Assert.That(listing.ParameterBytes, Is.EqualTo(argumentBytes), "kernel parameters (bytes, in order) against the launcher's arguments");
+            Assert.That(listing.MaxThreads, Is.EqualTo(blockSize), ".maxntid against the launched block size");
             Assert.That(ptx, Does.Not.Contain(".local"), "local memory (stack arrays)");
             Assert.That(output.Cubin, Is.Not.Null);
             Assert.That(output.Cubin![..4], Is.EqualTo(new byte[] { 0x7F, (byte)'E', (byte)'L', (byte)'F' }));
