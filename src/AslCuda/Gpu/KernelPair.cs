@@ -13,12 +13,12 @@ internal sealed record KernelPair(nint Main, nint Finish, int MaxResidentBlocks,
     private static readonly ConcurrentDictionary<(int Device, string Program, string Defines), Lazy<KernelPair>> Loaded = new();
 
     public static KernelPair Get(GpuDevice device, KernelProgram program, IReadOnlyList<string> defines, string mainName, string finishName, int blockSize) =>
-        Loaded.GetOrAdd((device.Ordinal, program.FileName, string.Join(' ', defines)), _ => new Lazy<KernelPair>(() =>
+        OnceCache.Get(Loaded, (device.Ordinal, program.FileName, string.Join(' ', defines)), _ =>
         {
             var module = device.Module(program, defines);
             nint main = module.GetFunction(mainName);
             int perMultiprocessor = Math.Min(device.Occupancy(main, blockSize), device.MaxBlocksPerMultiprocessor);
             return new KernelPair(main, module.GetFunction(finishName), perMultiprocessor * device.MultiprocessorCount,
                 device.Attribute(main, Driver.FunctionAttribute.NumRegisters), device.Attribute(main, Driver.FunctionAttribute.LocalSizeBytes));
-        })).Value;
+        });
 }

@@ -136,9 +136,11 @@ public static unsafe class MultiLabelGpu
                 &clip, &eps, &logEps, &gammaPos, &gammaNeg, &gradientScale };
             Driver.Check(Driver.cuLaunchKernel(kernels.Main, (uint)blocks, 1, 1, MultiLabelVariant.BlockSize, 1, 1, 0, 0, main, null),
                 "cuLaunchKernel(asl_multilabel)");
+            device.AfterLaunch("asl_multilabel", variant.Defines);
             void** finish = stackalloc void*[] { &partials, &blocks, &lossScale, &lossOutput, &statisticsOutput };
             Driver.Check(Driver.cuLaunchKernel(kernels.Finish, 1, 1, 1, MultiLabelVariant.FinishBlockSize, 1, 1, 0, 0, finish, null),
                 "cuLaunchKernel(asl_multilabel_finish)");
+            device.AfterLaunch("asl_multilabel_finish", variant.Defines);
         }
     }
 

@@ -116,9 +116,11 @@ public static unsafe class SingleLabelGpu
                 &gammaPos, &gammaNeg, &smoothing, &gradientScale };
             Driver.Check(Driver.cuLaunchKernel(kernels.Main, (uint)blocks, 1, 1, (uint)variant.Layout.BlockSize, 1, 1, 0, 0, main, null),
                 "cuLaunchKernel(asl_singlelabel)");
+            device.AfterLaunch("asl_singlelabel", variant.Defines);
             void** finish = stackalloc void*[] { &partials, &blocks, &lossScale, &lossOutput };
             Driver.Check(Driver.cuLaunchKernel(kernels.Finish, 1, 1, 1, SingleLabelVariant.FinishBlockSize, 1, 1, 0, 0, finish, null),
                 "cuLaunchKernel(asl_singlelabel_finish)");
+            device.AfterLaunch("asl_singlelabel_finish", variant.Defines);
         }
     }
 
