@@ -78,7 +78,7 @@ case "${1:-test}" in
       # No GPU: the NVRTC compile tests with the real NVRTC, then the GPU tests and the GPU check's correctness
       # part on the emulated device (tests/EmulatedDevice), in other processes: one process cannot load both NVRTCs.
       status=0
-      make -s -C tests/EmulatedDevice
+      make -s -C tests/EmulatedDevice all sanitizers
       dotnet test AslCuda.sln -c Release --no-build --filter "TestCategory!=GpuDevice" \
         --results-directory "$results_dir" --logger "trx;LogFileName=tests.trx" || status=1
       fake=$PWD/tests/EmulatedDevice/build/libaslcuda-fake-cuda.so

@@ -68,7 +68,11 @@ ASL_EMU_VECTOR2(longlong2, long long, 16)
 ASL_EMU_VECTOR2(ulonglong2, unsigned long long, 16)
 
 // ---- barriers, warp functions ----------------------------------------------------------------------
+#ifdef ASL_EMU_PLANT_MISSING_BARRIER
+inline void __syncthreads() {}   // a planted bug for the sanitizer test: ThreadSanitizer must report the race
+#else
 inline void __syncthreads() { asl_emu_runtime->barrier(asl_emu_self, ASL_EMU_BARRIER, 1); }
+#endif
 inline int __syncthreads_count(int predicate) { return asl_emu_runtime->barrier(asl_emu_self, ASL_EMU_BARRIER_COUNT, predicate != 0); }
 inline int __syncthreads_or(int predicate) { return asl_emu_runtime->barrier(asl_emu_self, ASL_EMU_BARRIER_OR, predicate != 0); }
 inline int __syncthreads_and(int predicate) { return asl_emu_runtime->barrier(asl_emu_self, ASL_EMU_BARRIER_AND, predicate != 0); }

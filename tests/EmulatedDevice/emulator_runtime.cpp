@@ -23,11 +23,24 @@
 #ifdef ASL_EMU_TSAN
 extern "C" void __tsan_acquire(void* address);
 extern "C" void __tsan_release(void* address);
+extern "C" void __tsan_ignore_thread_begin();
+extern "C" void __tsan_ignore_thread_end();
 #define ASL_EMU_ACQUIRE(address) __tsan_acquire((void*)(address))
 #define ASL_EMU_RELEASE(address) __tsan_release((void*)(address))
+// The runtime's own bookkeeping is hidden from TSan too (library calls such as memset are intercepted even
+// from uninstrumented code): only the kernel's accesses are checked.
+struct RuntimeScope
+{
+    RuntimeScope() { __tsan_ignore_thread_begin(); }
+    ~RuntimeScope() { __tsan_ignore_thread_end(); }
+};
 #else
 #define ASL_EMU_ACQUIRE(address) ((void)0)
 #define ASL_EMU_RELEASE(address) ((void)0)
+struct RuntimeScope
+{
+    RuntimeScope() {}
+};
 #endif
 
 namespace asl_emu
@@ -164,7 +177,6 @@ struct Block
     Condition barrier_changed;
     std::vector<Warp> warps;
     Condition finished_changed;
-    std::vector<unsigned char> at_barrier;   // per thread, for the deadlock report
 
     std::string where() const
     {
@@ -287,11 +299,13 @@ private:
         }
         catch (...)
         {
+            RuntimeScope scope;
             block.mutex.lock();
             block.fail("thread " + std::to_string(self->linear) + " threw a C++ exception");
             block.mutex.unlock();
         }
         ASL_EMU_RELEASE(&block.threads);     // the host (and the next block) see this thread's writes
+        RuntimeScope scope;
         block.mutex.lock();
         if (normal)
         {
@@ -336,6 +350,7 @@ std::string broken;   // set when a block's threads never finished; later launch
 // ---- the built-ins -------------------------------------------------------------------------------------
 int barrier(AslEmuThread* self, int kind, int predicate)
 {
+    RuntimeScope scope;
     Block& b = *static_cast<Block*>(self->block);
     b.mutex.lock();
     if (b.failed)
@@ -352,7 +367,6 @@ int barrier(AslEmuThread* self, int kind, int predicate)
         b.fail(std::string("thread ") + std::to_string(self->linear) + " calls " + barrier_name(kind) + " while others wait at " +
                barrier_name(b.barrier_kind));
     const unsigned generation = b.barrier_generation;
-    b.at_barrier[self->linear] = 1;
     b.barrier_arrived++;
     b.barrier_count += predicate;
     ASL_EMU_RELEASE(&b.barrier_tokens[generation & 1]);
@@ -362,7 +376,6 @@ int barrier(AslEmuThread* self, int kind, int predicate)
         b.barrier_result = kind == ASL_EMU_BARRIER_COUNT ? count : kind == ASL_EMU_BARRIER_OR ? count > 0 : kind == ASL_EMU_BARRIER_AND ? count == b.threads : 0;
         b.release_waiters(b.barrier_arrived - 1);
         b.barrier_arrived = 0;
-        std::fill(b.at_barrier.begin(), b.at_barrier.end(), 0);
         b.barrier_generation++;
         b.barrier_changed.notify_all();
     }
@@ -395,6 +408,7 @@ int source_lane(int kind, int lane, int argument, int width)
 
 unsigned long long warp_function(AslEmuThread* self, int kind, unsigned mask, unsigned long long value, int argument, int width)
 {
+    RuntimeScope scope;
     Block& b = *static_cast<Block*>(self->block);
     const int lane = self->linear & 31, w = self->linear >> 5;
     const unsigned bit = 1u << lane;
@@ -493,6 +507,7 @@ unsigned long long warp_function(AslEmuThread* self, int kind, unsigned mask, un
 
 unsigned active_mask(AslEmuThread* self)
 {
+    RuntimeScope scope;
     Block& b = *static_cast<Block*>(self->block);
     b.mutex.lock();
     const Warp& warp = b.warps[self->linear >> 5];
@@ -503,6 +518,7 @@ unsigned active_mask(AslEmuThread* self)
 
 void trap(AslEmuThread* self, const char* what)
 {
+    RuntimeScope scope;
     Block& b = *static_cast<Block*>(self->block);
     b.mutex.lock();
     b.fail(std::string("thread ") + std::to_string(self->linear) + " executed " + what);
@@ -527,6 +543,7 @@ double wait_timeout_seconds()
 
 std::string run_grid(const AslEmuKernel& kernel, AslEmuDim3 grid, AslEmuDim3 block_dim, void** parameters, const std::string& label)
 {
+    RuntimeScope scope;
     if (!broken.empty()) return "the emulator is unusable: " + broken;
     const int threads = (int)(block_dim.x * block_dim.y * block_dim.z);
     for (unsigned bz = 0; bz < grid.z; bz++)
@@ -541,7 +558,6 @@ std::string run_grid(const AslEmuKernel& kernel, AslEmuDim3 grid, AslEmuDim3 blo
                 block.grid = grid;
                 block.dim = block_dim;
                 block.threads = threads;
-                block.at_barrier.assign(threads, 0);
                 block.warps = std::vector<Warp>((threads + 31) / 32);
                 for (int w = 0; w < (int)block.warps.size(); w++)
                 {

@@ -1,5 +1,6 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text;
 using AslCuda.Cuda;
 using AslCuda.Gpu;
 
@@ -31,6 +32,7 @@ public unsafe class EmulatedDeviceTests
     private delegate float HalfToFloat(ushort half);
     private delegate ushort FloatToHalf(float value);
     private delegate void FailNext([MarshalAs(UnmanagedType.LPUTF8Str)] string call, int error, int count);
+    private delegate int Record([MarshalAs(UnmanagedType.LPUTF8Str)] string? directory);
 
     [Test]
     public void Reports_an_emulated_H200_by_default()
@@ -281,5 +283,104 @@ public unsafe class EmulatedDeviceTests
         float loss = MultiLabelGpu.Compute<float, byte>(x, y, options, [], []);
         double expected = AslCuda.Reference.MultiLabelReference.Loss(new double[33], new double[33], options)[0];
         Assert.That(loss, Is.EqualTo(expected).Within(1e-5).Percent);
+    }
+
+    // ---- sanitizers: a reduced case set recorded here, replayed by tests/EmulatedDevice/build/replay-{tsan,asan} ----
+
+    private string? _recording;
+
+    /// <summary>Records the launches of a reduced case set (every layout and element type family, unaligned
+    /// starts, ragged tails) once; returns the launch files.</summary>
+    private string[] RecordedLaunches()
+    {
+        if (_recording is null)
+        {
+            string directory = Path.Combine(Path.GetTempPath(), "aslcuda-sanitize-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(directory);
+            var record = Control<Record>("aslcuda_fake_record");
+            record(directory);
+            try
+            {
+                var sets = MultiLabelGpuChecks.OptionSets.ToDictionary(o => o.Name, o => o.Options);
+                var single = SingleLabelGpuChecks.OptionSets.ToDictionary(o => o.Name, o => o.Options);
+                foreach (var result in new[]
+                {
+                    MultiLabelGpuChecks.Check(new MultiLabelCase("paper-default", AslDataType.Float32, AslDataType.UInt8, sets["paper-default"], true, true, 2051, ElementOffset: 1), seed: 41),
+                    MultiLabelGpuChecks.Check(new MultiLabelCase("pow-full-none", AslDataType.Float16, AslDataType.Float32, sets["pow-full-none"], true, false, 1031, ElementOffset: 3), seed: 42),
+                    MultiLabelGpuChecks.Check(new MultiLabelCase("coco-full-mean", AslDataType.BFloat16, AslDataType.UInt8, sets["coco-full-mean"], true, true, 517), seed: 43),
+                    SingleLabelGpuChecks.Check(new SingleLabelCase("paper-default", AslDataType.Float32, AslIndexType.Int64, single["paper-default"], true, 19, 7), seed: 44),
+                    SingleLabelGpuChecks.Check(new SingleLabelCase("pow-none", AslDataType.BFloat16, AslIndexType.Int32, single["pow-none"], true, 3, 2049), seed: 45),
+                })
+                    Assert.That(result.Passed, result.Name + ": " + result.Detail);
+            }
+            finally
+            {
+                record(null);
+            }
+            _recording = directory;
+        }
+        return Directory.GetFiles(_recording, "launch-*.txt").Order(StringComparer.Ordinal).ToArray();
+    }
+
+    [OneTimeTearDown]
+    public void DeleteRecording()
+    {
+        if (_recording is not null) Directory.Delete(_recording, recursive: true);
+    }
+
+    private static string ReplayTool(string sanitizer, [CallerFilePath] string source = "")
+    {
+        string tool = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "../../EmulatedDevice/build", "replay-" + sanitizer));
+        if (!File.Exists(tool)) Assert.Ignore($"{tool} is not built (make -C tests/EmulatedDevice sanitizers; ./build.sh test does)");
+        return tool;
+    }
+
+    /// <summary>Runs a replay tool with a time limit; returns its exit status and output.</summary>
+    private static (int Status, string Output) Replay(string sanitizer, IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo(ReplayTool(sanitizer)) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in arguments) start.ArgumentList.Add(a);
+        start.Environment["TSAN_OPTIONS"] = "halt_on_error=1 exitcode=66";
+        start.Environment["ASAN_OPTIONS"] = "detect_leaks=0 halt_on_error=1";
+        start.Environment["UBSAN_OPTIONS"] = "halt_on_error=1 print_stacktrace=1";
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"replay-{sanitizer} did not finish within 5 minutes");
+        }
+        return (process.ExitCode, output.Result + errors.Result);
+    }
+
+    [TestCase("tsan")]
+    [TestCase("asan")]
+    public void The_kernels_run_clean_under_the_sanitizer(string sanitizer)
+    {
+        var launches = RecordedLaunches();
+        Assert.That(launches, Has.Length.GreaterThanOrEqualTo(10));
+        var (status, output) = Replay(sanitizer, launches);
+        Assert.That(output, Does.Not.Contain("Sanitizer").And.Not.Contain("runtime error"), output);
+        Assert.That(status, Is.Zero, output);
+        Assert.That(output.Split('\n').Count(l => l.StartsWith("replayed ", StringComparison.Ordinal)), Is.EqualTo(launches.Length), output);
+    }
+
+    [Test]
+    public void Thread_sanitizer_reports_a_planted_missing_barrier()
+    {
+        var mainLaunch = RecordedLaunches().First(f => File.ReadAllText(f).Contains("kernel asl_multilabel\n"));
+        var (status, output) = Replay("tsan", ["--plant-missing-barrier", mainLaunch]);
+        Assert.That(output, Does.Contain("ThreadSanitizer: data race"), output);
+        Assert.That(status, Is.Not.Zero, output);
+    }
+
+    [Test]
+    public void Address_sanitizer_reports_a_planted_read_past_the_end()
+    {
+        var mainLaunch = RecordedLaunches().First(f => File.ReadAllText(f).Contains("kernel asl_multilabel\n"));
+        var (status, output) = Replay("asan", ["--plant-short-input", mainLaunch]);
+        Assert.That(output, Does.Contain("AddressSanitizer: heap-buffer-overflow"), output);
+        Assert.That(status, Is.Not.Zero, output);
     }
 }
