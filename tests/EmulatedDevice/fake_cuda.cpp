@@ -331,7 +331,7 @@ EXPORT int cuDeviceGetAttribute(int* value, int attribute, int device)
     switch (attribute)
     {
     case 1: *value = 1024; break;                          // max threads per block
-    case 2: case 3: *value = attribute == 2 ? 1024 : 1024; break;
+    case 2: case 3: *value = 1024; break;                  // max block x, y
     case 4: *value = 64; break;
     case 5: *value = 2147483647; break;                    // max grid x
     case 6: case 7: *value = 65535; break;

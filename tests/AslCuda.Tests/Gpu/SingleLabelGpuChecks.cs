@@ -8,7 +8,7 @@ namespace AslCuda.Tests.Gpu;
 /// <summary>What one run of a single-label case wrote (NaN where untouched) and the loss.</summary>
 public sealed record SingleLabelOutputs<T>(T[] Gradient, T[] RowLoss, float Loss);
 
-/// <summary>Something that runs the single-label kernel on a case's inputs: the device, or the host emulation of the tests.</summary>
+/// <summary>Something that runs the single-label kernel on a case's inputs (the device: a GPU or the emulated one).</summary>
 public interface ISingleLabelRunner
 {
     SingleLabelOutputs<TLogit> Run<TLogit, TIndex>(SingleLabelCase c, TLogit[] x, TIndex[] t) where TLogit : unmanaged where TIndex : unmanaged;
@@ -50,7 +50,7 @@ public static class SingleLabelGpuChecks
         {
             bool gradient = index++ % 3 != 2;
             yield return new SingleLabelCase(gradient ? name : name + "-forward", logit, target, options, gradient,
-                Math.Max(1, GpuCheckDevice.Size(200_000, 8_000) / classes) | 1, classes);
+                Math.Max(GpuCheckDevice.Size(1, 5), GpuCheckDevice.Size(200_000, 2_000) / classes) | 1, classes);
         }
     }
 
