@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # AslCuda build entry point.
-#   ./build.sh test    restore, build, run every test (installs NVRTC from Debian non-free when root)
+#   ./build.sh test    restore, build, run every test (installs NVRTC from Debian non-free when root); without a
+#                      GPU the GPU tests and the GPU check's correctness part run on the emulated device (tests/EmulatedDevice)
 #   ./build.sh demo    forward+backward of AsymmetricLoss on every backend, with timings
 #   ./build.sh bench   BenchmarkDotNet suites (pass a filter after it, default '*')
 #   ./build.sh train   the multi-label training example (BCE, focal, ASL, adaptive ASL)
@@ -34,6 +35,22 @@ ensure_nvrtc() {
   else
     echo "build.sh: NVRTC not found. Install it (Debian: enable non-free, apt-get install libnvrtc11.2;" \
          "elsewhere the CUDA toolkit's libnvrtc) or set ASLCUDA_NVRTC_PATH. NVRTC tests will be ignored." >&2
+  fi
+}
+
+# A CUDA driver here, or one named by the caller: then the GPU tests run on it instead of the emulated device.
+have_cuda_driver() {
+  [ -n "${ASLCUDA_CUDA_DRIVER_PATH:-}" ] && return 0
+  /sbin/ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1'
+}
+
+# The emulated CUDA device (tests/EmulatedDevice) is built with make and g++, and g++ builds its kernels.
+ensure_cxx() {
+  command -v g++ >/dev/null && command -v make >/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq g++ make >/dev/null
+  else
+    echo "build.sh: the emulated CUDA device needs g++ and make; install them" >&2
   fi
 }
 
@@ -82,9 +99,30 @@ case "${1:-test}" in
   test)
     ensure_nvrtc
     ensure_patch_tools
+    ensure_cxx
     dotnet build AslCuda.sln -c Release
     rm -rf "$results_dir"
-    dotnet test AslCuda.sln -c Release --no-build --results-directory "$results_dir" --logger "trx;LogFileName=tests.trx"
+    if have_cuda_driver; then
+      # A real GPU (or ASLCUDA_CUDA_DRIVER_PATH set by the caller): every test in one run.
+      dotnet test AslCuda.sln -c Release --no-build --results-directory "$results_dir" --logger "trx;LogFileName=tests.trx"
+    else
+      # No GPU: the NVRTC compile tests with the real NVRTC, then the GPU tests and the GPU check's correctness
+      # part on the emulated device (tests/EmulatedDevice), in other processes: one process cannot load both NVRTCs.
+      status=0
+      make -s -C tests/EmulatedDevice all sanitizers
+      dotnet test AslCuda.sln -c Release --no-build --filter "TestCategory!=GpuDevice" \
+        --results-directory "$results_dir" --logger "trx;LogFileName=tests.trx" || status=1
+      fake=$PWD/tests/EmulatedDevice/build/libaslcuda-fake-cuda.so
+      export ASLCUDA_CUDA_DRIVER_PATH=$fake ASLCUDA_NVRTC_PATH=$fake ASLCUDA_SYNC=1
+      export ASLCUDA_KERNEL_CACHE=$PWD/artifacts/emulated-kernel-cache   # images of the fake NVRTC, kept apart from real ones
+      export ASLCUDA_EMULATOR_CACHE=${ASLCUDA_EMULATOR_CACHE:-$PWD/artifacts/emulator-cache}
+      dotnet test tests/AslCuda.Tests -c Release --no-build --filter "TestCategory=GpuDevice" \
+        --results-directory "$results_dir" --logger "trx;LogFileName=emulated-gpu.trx" || status=1
+      echo "== bench/gpu correctness check on the emulated device"
+      dotnet bench/gpu/AslCuda.GpuCheck/bin/Release/net10.0/AslCuda.GpuCheck.dll check | tee "$results_dir/gpu-check.txt"
+      [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+      exit $status
+    fi
     ;;
   demo)
     ensure_patch_tools

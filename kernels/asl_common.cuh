@@ -30,21 +30,28 @@ template <> struct Codec<ASL_DTYPE_FLOAT64>
     static __device__ __forceinline__ Storage store(float v) { return (double)v; }
 };
 
+// float16 <-> float32 by PTX cvt; a host build (the tests' emulated device) defines ASL_HOST_HALF_CODEC and
+// provides these two functions with a bit-exact software codec instead.
+#ifndef ASL_HOST_HALF_CODEC
+__device__ __forceinline__ float asl_half_to_float(unsigned short h)
+{
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+__device__ __forceinline__ unsigned short asl_float_to_half(float v)
+{
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    return h;
+}
+#endif
+
 template <> struct Codec<ASL_DTYPE_FLOAT16>
 {
     typedef unsigned short Storage;
-    static __device__ __forceinline__ float load(Storage v)
-    {
-        float f;
-        asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v));
-        return f;
-    }
-    static __device__ __forceinline__ Storage store(float v)
-    {
-        unsigned short h;
-        asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
-        return h;
-    }
+    static __device__ __forceinline__ float load(Storage v) { return asl_half_to_float(v); }
+    static __device__ __forceinline__ Storage store(float v) { return asl_float_to_half(v); }
 };
 
 // bfloat16 is the upper half of a float32; cvt.rn.bf16.f32 needs sm_80, so round to nearest even by hand.

@@ -31,7 +31,7 @@ internal static class SingleLabelLoss
                 $"(shape {TensorBridge.Format(target.shape)}); they must match.", nameof(target));
         TensorBridge.CheckSameDevice(input, target);
 
-        switch (backend)
+        switch (Resolve(backend, input.device.type, input.shape[1]))
         {
             case AslBackend.Composed:
                 CheckClassRange(target, input.shape[1]);
@@ -42,6 +42,11 @@ internal static class SingleLabelLoss
                 throw new ArgumentOutOfRangeException(nameof(backend), backend, "unknown backend.");
         }
     }
+
+    /// <summary>The backend that runs: Auto is the fused pass, except on CUDA rows wider than the kernel's
+    /// <see cref="AslCuda.Gpu.SingleLabelLayout.MaxClasses"/> classes, which go to the composed formula instead of failing.</summary>
+    internal static AslBackend Resolve(AslBackend backend, DeviceType device, long classes) =>
+        backend == AslBackend.Auto && device == DeviceType.CUDA && classes > AslCuda.Gpu.SingleLabelLayout.MaxClasses ? AslBackend.Composed : backend;
 
     /// <summary>
     /// The fused CPU pass checks the targets itself; the composed formula would fail inside scatter with libtorch's

@@ -45,16 +45,26 @@ static int Check()
     foreach (var c in MultiLabelGpuChecks.SizeCases()) { int s = seed++; checks.Add(() => MultiLabelGpuChecks.Check(c, s)); }
     foreach (var logit in new[] { AslDataType.Float32, AslDataType.BFloat16 })
     {
-        var c = new MultiLabelCase("determinism", logit, AslDataType.UInt8, new AslOptions { Reduction = AslReduction.None }, true, true, 3_000_017);
+        var c = new MultiLabelCase("determinism", logit, AslDataType.UInt8, new AslOptions { Reduction = AslReduction.None }, true, true,
+            GpuCheckDevice.Size(3_000_017, 50_021));
         checks.Add(() => MultiLabelGpuChecks.CheckDeterminism(c, 7));
     }
-    var large = MultiLabelGpuChecks.SizeCases().Last();
-    checks.Add(() => MultiLabelGpuChecks.CheckDeterminism(large, 8));
+    // 2^27 elements and more only on hardware (the emulated device runs one OS thread per CUDA thread).
+    if (!GpuCheckDevice.IsEmulated)
+    {
+        var large = MultiLabelGpuChecks.LargeCase();
+        int largeSeed = seed++, largeSingleSeed = seed++;
+        checks.Add(() => MultiLabelGpuChecks.Check(large, largeSeed));
+        checks.Add(() => MultiLabelGpuChecks.CheckDeterminism(large, 8));
+        var largeSingle = SingleLabelGpuChecks.LargeCase();
+        checks.Add(() => SingleLabelGpuChecks.Check(largeSingle, largeSingleSeed));
+    }
     foreach (var c in SingleLabelGpuChecks.VariantCases()) { int s = seed++; checks.Add(() => SingleLabelGpuChecks.Check(c, s)); }
     foreach (var c in SingleLabelGpuChecks.SizeCases()) { int s = seed++; checks.Add(() => SingleLabelGpuChecks.Check(c, s)); }
     foreach (int classes in new[] { 80, 21843 })
     {
-        var c = new SingleLabelCase("determinism", AslDataType.Float32, AslIndexType.Int64, new SingleLabelOptions(), true, 2001, classes);
+        var c = new SingleLabelCase("determinism", AslDataType.Float32, AslIndexType.Int64, new SingleLabelOptions(), true,
+            GpuCheckDevice.Size(2001, classes > 1024 ? 17 : 2001), classes);
         checks.Add(() => SingleLabelGpuChecks.CheckDeterminism(c, 9));
     }
 

@@ -7,6 +7,9 @@ namespace AslCuda.Cuda;
 /// them with one path, and what to tell a user who has none of them.</summary>
 internal sealed record NativeLibrarySpec(string ImportName, string OverrideVariable, string[] LinuxNames, string[] WindowsNames, string InstallHint)
 {
+    /// <summary>A function every genuine copy exports; a file without it is some other library.</summary>
+    public string RequiredExport { get; init; } = "";
+
     public IReadOnlyList<string> Candidates => OperatingSystem.IsWindows() ? WindowsNames : LinuxNames;
 }
 
@@ -24,7 +27,8 @@ internal static class NativeLibraries
         ["libcuda.so.1", "libcuda.so"],
         ["nvcuda.dll"],
         "The CUDA driver comes with the NVIDIA display driver (Linux: package nvidia-driver / libcuda1, or the " +
-        "driver installer from nvidia.com; containers need the NVIDIA container toolkit).");
+        "driver installer from nvidia.com; containers need the NVIDIA container toolkit).")
+    { RequiredExport = "cuInit" };
 
     public static readonly NativeLibrarySpec Nvrtc = new(
         "aslcuda-nvrtc", "ASLCUDA_NVRTC_PATH",
@@ -32,7 +36,8 @@ internal static class NativeLibraries
         ["nvrtc64_130_0.dll", "nvrtc64_120_0.dll", "nvrtc64_112_0.dll"],
         "NVRTC comes with the CUDA toolkit, with PyTorch and TorchSharp CUDA builds (beside libtorch), the pip package " +
         "nvidia-cuda-nvrtc-cu12 (or nvidia-cuda-nvrtc for CUDA 13), or Debian's libnvrtc11.2 (non-free); take one not newer " +
-        "than the driver's CUDA version, or set the variable to the library's full path.");
+        "than the driver's CUDA version, or set the variable to the library's full path.")
+    { RequiredExport = "nvrtcVersion" };
 
     private static readonly Lazy<nint> DriverHandle = new(() => LoadOrThrow(Driver));
     private static readonly Lazy<(nint Handle, NvrtcChoice Choice)> NvrtcLoaded = new(LoadNvrtcForDriver);
@@ -174,7 +179,11 @@ internal static class NativeLibraries
         {
             try
             {
-                return new ProbeResult(NativeLibrary.Load(name), name, attempts);
+                nint handle = NativeLibrary.Load(name);
+                if (spec.RequiredExport.Length == 0 || NativeLibrary.TryGetExport(handle, spec.RequiredExport, out _))
+                    return new ProbeResult(handle, name, attempts);
+                NativeLibrary.Free(handle);
+                attempts.Add($"{name}: loads, but is not {spec.ImportName} (it does not export {spec.RequiredExport})");
             }
             catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
             {

@@ -6,13 +6,34 @@ namespace AslCuda.Gpu;
 /// <summary>Whether CUDA can run here, and what on.</summary>
 public static class CudaDevice
 {
-    private static readonly Lazy<(int Count, string? Reason)> Probe = new(ProbeDevices);
+    // A found device is remembered; "unavailable" is probed again next time (cheap: a library that does not
+    // load is remembered by NativeLibraries), so a transient driver failure does not hide the GPU for good.
+    private static readonly Once<int> FoundDevices = new(() =>
+    {
+        var (count, reason) = ProbeDevices();
+        return count > 0 ? count : throw new InvalidOperationException(reason);
+    });
+
+    private static (int Count, string? Reason) Probe
+    {
+        get
+        {
+            try
+            {
+                return (FoundDevices.Value, null);
+            }
+            catch (InvalidOperationException e)
+            {
+                return (0, e.Message);
+            }
+        }
+    }
 
     /// <summary>True when the CUDA driver loads, initializes and reports at least one device. Never throws.</summary>
-    public static bool IsAvailable => Probe.Value.Count > 0;
+    public static bool IsAvailable => Probe.Count > 0;
 
     /// <summary>Number of CUDA devices (0 when CUDA is unavailable).</summary>
-    public static int Count => Probe.Value.Count;
+    public static int Count => Probe.Count;
 
     /// <summary>
     /// One line per device (name, compute capability, multiprocessors, memory) plus the driver and NVRTC
@@ -21,7 +42,7 @@ public static class CudaDevice
     public static string Describe()
     {
         var lines = new List<string>();
-        var (count, reason) = Probe.Value;
+        var (count, reason) = Probe;
         if (reason is not null) lines.Add($"CUDA unavailable: {reason}");
         else
         {
@@ -34,7 +55,7 @@ public static class CudaDevice
                     lines.Add($"  [{i}] {d.Name}: sm_{d.ComputeCapability}, {d.MultiprocessorCount} SMs, " +
                               $"{d.TotalMemoryBytes / (1024.0 * 1024 * 1024):F1} GiB, L2 {d.L2CacheBytes / (1024 * 1024)} MiB");
                 }
-                catch (CudaException e)
+                catch (Exception e)
                 {
                     lines.Add($"  [{i}] unusable: {e.Message}");
                 }
@@ -44,14 +65,14 @@ public static class CudaDevice
         {
             lines.Add($"{NativeLibraries.NvrtcChoice.Reason} (sm_{string.Join(", sm_", Nvrtc.SupportedArchitectures())})");
         }
-        catch (Exception e) when (e is CudaLibraryNotFoundException or NvrtcException)
+        catch (Exception e)   // also a library that is not NVRTC (EntryPointNotFoundException): Describe never throws
         {
             lines.Add($"NVRTC unavailable: {e.Message}");
         }
         return string.Join(Environment.NewLine, lines);
     }
 
-    private static (int, string?) ProbeDevices()
+    private static (int Count, string? Reason) ProbeDevices()
     {
         try
         {
@@ -75,7 +96,7 @@ public static class CudaDevice
 /// </summary>
 internal sealed class GpuDevice
 {
-    private static readonly Lazy<int> InitializedDriverVersion = new(() =>
+    private static readonly Once<int> InitializedDriverVersion = new(() =>
     {
         NativeLibraries.LoadDriver();
         Driver.Check(Driver.cuInit(0), nameof(Driver.cuInit));
@@ -86,7 +107,7 @@ internal sealed class GpuDevice
     private static readonly ConcurrentDictionary<int, Lazy<GpuDevice>> Devices = new();
 
     private readonly ConcurrentDictionary<string, Lazy<CudaModule>> _modules = new();
-    private readonly Lazy<DeviceMemory> _workspace;
+    private readonly Once<DeviceMemory> _workspace;
 
     public int Ordinal { get; }
     public string Name { get; }
@@ -116,8 +137,14 @@ internal sealed class GpuDevice
 
     public static void InitializeDriver() => _ = InitializedDriverVersion.Value;
 
-    public static GpuDevice Get(int ordinal) =>
-        Devices.GetOrAdd(ordinal, o => new Lazy<GpuDevice>(() => new GpuDevice(o))).Value;
+    public static GpuDevice Get(int ordinal) => OnceCache.Get(Devices, ordinal, o => new GpuDevice(o));
+
+    /// <summary>ASLCUDA_SYNC=1: wait for the device after each launch, so an asynchronous fault is reported by the
+    /// launch that caused it, naming the kernel and variant (otherwise it surfaces at a later, unrelated call).</summary>
+    public static bool SynchronizeEachLaunch { get; } = Environment.GetEnvironmentVariable("ASLCUDA_SYNC") == "1";
+
+    /// <summary>ASLCUDA_LINEINFO=1: compile kernels with -lineinfo, so compute-sanitizer and Nsight show source lines.</summary>
+    public static bool LineInfo { get; } = Environment.GetEnvironmentVariable("ASLCUDA_LINEINFO") == "1";
 
     private unsafe GpuDevice(int ordinal)
     {
@@ -138,7 +165,7 @@ internal sealed class GpuDevice
         Driver.Check(Driver.cuDeviceTotalMem(out nuint total, device), nameof(Driver.cuDeviceTotalMem));
         TotalMemoryBytes = (long)total;
         Context = PrimaryContext.Retain(device);
-        _workspace = new Lazy<DeviceMemory>(() =>
+        _workspace = new Once<DeviceMemory>(() =>
         {
             var workspace = DeviceMemory.Allocate(Context, WorkspaceBlocks * WorkspaceDoublesPerBlock * sizeof(double) + sizeof(double));
             try
@@ -157,9 +184,17 @@ internal sealed class GpuDevice
     /// <summary>The module of one kernel variant, compiled (or taken from the cache) and loaded once per device.</summary>
     public CudaModule Module(KernelProgram program, IReadOnlyList<string> defines)
     {
-        string key = program.FileName + "|" + string.Join(' ', defines);
-        return _modules.GetOrAdd(key, _ => new Lazy<CudaModule>(() =>
-            CudaModule.Load(Context, KernelCache.Shared.Get(program, defines, ComputeCapability).Image))).Value;
+        IReadOnlyList<string> options = LineInfo ? [.. defines, "-lineinfo"] : defines;
+        string key = program.FileName + "|" + string.Join(' ', options);
+        return OnceCache.Get(_modules, key, _ => CudaModule.Load(Context, KernelCache.Shared.Get(program, options, ComputeCapability).Image));
+    }
+
+    /// <summary>With <see cref="SynchronizeEachLaunch"/>, waits for the launch just enqueued and names it in the error.</summary>
+    public void AfterLaunch(string kernel, IReadOnlyList<string> defines)
+    {
+        if (!SynchronizeEachLaunch) return;
+        using var scope = Context.Push();
+        Driver.Check(Driver.cuCtxSynchronize(), $"cuCtxSynchronize after {kernel} ({string.Join(' ', defines)}; ASLCUDA_SYNC=1)");
     }
 
     /// <summary>Resident blocks of <paramref name="function"/> per multiprocessor at <paramref name="blockSize"/> threads.</summary>

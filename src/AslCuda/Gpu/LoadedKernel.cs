@@ -13,12 +13,12 @@ internal sealed record LoadedKernel(nint Function, int MaxResidentBlocks, int Re
     private static readonly ConcurrentDictionary<(int Device, string Program, string Defines), Lazy<LoadedKernel>> Loaded = new();
 
     public static LoadedKernel Get(GpuDevice device, KernelProgram program, IReadOnlyList<string> defines, string name, int blockSize) =>
-        Loaded.GetOrAdd((device.Ordinal, program.FileName, string.Join(' ', defines)), _ => new Lazy<LoadedKernel>(() =>
+        OnceCache.Get(Loaded, (device.Ordinal, program.FileName, string.Join(' ', defines)), _ =>
         {
             var module = device.Module(program, defines);
             nint function = module.GetFunction(name);
             int perMultiprocessor = Math.Min(device.Occupancy(function, blockSize), device.MaxBlocksPerMultiprocessor);
             return new LoadedKernel(function, perMultiprocessor * device.MultiprocessorCount,
                 device.Attribute(function, Driver.FunctionAttribute.NumRegisters), device.Attribute(function, Driver.FunctionAttribute.LocalSizeBytes));
-        })).Value;
+        });
 }

@@ -139,6 +139,7 @@ public static unsafe class MultiLabelGpu
                 &lossScale, &lossOutput, &statisticsOutput, &clip, &eps, &logEps, &gammaPos, &gammaNeg, &gradientScale };
             Driver.Check(Driver.cuLaunchKernel(kernel.Function, (uint)blocks, 1, 1, MultiLabelVariant.BlockSize, 1, 1, 0, 0, arguments, null),
                 "cuLaunchKernel(asl_multilabel)");
+            device.AfterLaunch("asl_multilabel", variant.Defines);
         }
     }
 

@@ -131,6 +131,7 @@ public static unsafe class SingleLabelGpu
                 &lossScale, &lossOutput, &gammaPos, &gammaNeg, &smoothing, &gradientScale };
             Driver.Check(Driver.cuLaunchKernel(kernel.Function, (uint)blocks, 1, 1, (uint)variant.Layout.BlockSize, 1, 1, 0, 0, arguments, null),
                 "cuLaunchKernel(asl_singlelabel)");
+            device.AfterLaunch("asl_singlelabel", variant.Defines);
         }
     }
 

@@ -24,3 +24,36 @@ public static class GpuCheckKernels
                $"({KernelCache.Shared.CompilationCount - before} compiled by NVRTC, the rest from the cache)";
     }
 }
+
+/// <summary>
+/// Where the checks run: a GPU, or the emulated device of the tests (tests/EmulatedDevice: every CUDA thread is an
+/// OS thread, so a launch costs milliseconds per block). On the emulator the same variants run at smaller sizes,
+/// and the cases of 2^27 elements and more are left to hardware.
+/// </summary>
+public static class GpuCheckDevice
+{
+    /// <summary>How the fake driver's device names start.</summary>
+    public const string EmulatedNamePrefix = "AslCuda emulated";
+
+    private static readonly Lazy<bool> Emulated = new(() =>
+    {
+        if (!CudaDevice.IsAvailable) return false;
+        try
+        {
+            return GpuDevice.Get(0).Name.StartsWith(EmulatedNamePrefix, StringComparison.Ordinal);
+        }
+        catch (Exception)
+        {
+            return false;   // an unusable device is reported by the checks themselves
+        }
+    });
+
+    /// <summary>True when device 0 is the emulated device.</summary>
+    public static bool IsEmulated => Emulated.Value;
+
+    /// <summary>The hardware size, or the emulated one on the emulator.</summary>
+    public static long Size(long hardware, long emulated) => IsEmulated ? emulated : hardware;
+
+    public const string HardwareOnlyReason = "needs a real GPU: 2^27 elements and more are too many for the emulated device (one OS thread per CUDA thread)";
+}
+

@@ -9,7 +9,7 @@ namespace AslCuda.Tests.Gpu;
 /// untouched), the loss and the four statistics (empty when not asked for).</summary>
 public sealed record MultiLabelOutputs<T>(T[] Gradient, T[] ElementLoss, float Loss, double[] Statistics);
 
-/// <summary>Something that runs the multi-label kernel on a case's inputs: the device, or the host emulation of the tests.</summary>
+/// <summary>Something that runs the multi-label kernel on a case's inputs (the device: a GPU or the emulated one).</summary>
 public interface IMultiLabelRunner
 {
     MultiLabelOutputs<TLogit> Run<TLogit, TTarget>(MultiLabelCase c, TLogit[] x, TTarget[] y) where TLogit : unmanaged where TTarget : unmanaged;
@@ -52,29 +52,34 @@ public static class MultiLabelGpuChecks
     public static readonly AslDataType[] TargetTypes = [AslDataType.Float32, AslDataType.UInt8];
 
     /// <summary>Every option set with every logit and target type, with and without the gradient; statistics on every other case.</summary>
-    public static IEnumerable<MultiLabelCase> VariantCases(long count = 100_003)
+    public static IEnumerable<MultiLabelCase> VariantCases(long? count = null)
     {
+        long n = count ?? GpuCheckDevice.Size(100_003, 8_009);
         int index = 0;
         foreach (var (name, options) in OptionSets)
         foreach (var logit in LogitTypes)
         foreach (var target in TargetTypes)
         foreach (bool gradient in new[] { true, false })
-            yield return new MultiLabelCase(gradient ? name : name + "-forward", logit, target, options, gradient, index++ % 2 == 0, count);
+            yield return new MultiLabelCase(gradient ? name : name + "-forward", logit, target, options, gradient, index++ % 2 == 0, n);
     }
 
-    /// <summary>Odd sizes, the unaligned-start path, and one size of at least 2^27 elements.</summary>
+    /// <summary>Odd sizes, a grid that the resident-block cap makes stride, and the unaligned-start path.</summary>
     public static IEnumerable<MultiLabelCase> SizeCases()
     {
         var o = new AslOptions();
-        foreach (long n in new long[] { 1, 7, 1_000_003 })
+        foreach (long n in new long[] { 1, 7, GpuCheckDevice.Size(1_000_003, 40_009) })
         {
             yield return new MultiLabelCase("paper-default", AslDataType.Float32, AslDataType.UInt8, o, true, true, n);
             yield return new MultiLabelCase("paper-default", AslDataType.BFloat16, AslDataType.Float32, o, true, true, n);
         }
-        yield return new MultiLabelCase("unaligned", AslDataType.Float32, AslDataType.UInt8, o, true, true, 100_003, ElementOffset: 1);
-        yield return new MultiLabelCase("unaligned", AslDataType.Float16, AslDataType.Float32, o with { Reduction = AslReduction.None }, true, false, 100_003, ElementOffset: 3);
-        yield return new MultiLabelCase("large", AslDataType.Float32, AslDataType.UInt8, o, true, true, (1L << 27) + 3);
+        long unaligned = GpuCheckDevice.Size(100_003, 20_003);
+        yield return new MultiLabelCase("unaligned", AslDataType.Float32, AslDataType.UInt8, o, true, true, unaligned, ElementOffset: 1);
+        yield return new MultiLabelCase("unaligned", AslDataType.Float16, AslDataType.Float32, o with { Reduction = AslReduction.None }, true, false, unaligned, ElementOffset: 3);
     }
+
+    /// <summary>At least 2^27 elements (hardware only, see <see cref="GpuCheckDevice"/>).</summary>
+    public static MultiLabelCase LargeCase() =>
+        new("large", AslDataType.Float32, AslDataType.UInt8, new AslOptions(), true, true, (1L << 27) + 3);
 
     /// <summary>Runs the case on device 0 (or through <paramref name="runner"/>) and compares with the oracle.</summary>
     public static GpuCheckResult Check(MultiLabelCase c, int seed = 1, IMultiLabelRunner? runner = null) =>
@@ -198,10 +203,9 @@ public static class MultiLabelGpuChecks
         var failures = new List<string>();
         var details = new List<string>();
         double lossReference = o.Reduction == AslReduction.Mean ? Total(0) / c.Count : Total(0);
-        double lossError = Math.Abs(out_.Loss - lossReference) / Math.Max(Math.Abs(lossReference), double.Epsilon);
-        Report("loss", lossError, $"{out_.Loss:R} vs {lossReference:R}");
-        if (c.Gradient) Report("gradient", Math.Sqrt(Total(1) / Total(2)), "");
-        if (o.Reduction == AslReduction.None) Report("element loss", Math.Sqrt(Total(3) / Total(4)), "");
+        Report("loss", RelativeError(Math.Pow(out_.Loss - lossReference, 2), lossReference * lossReference), $"{out_.Loss:R} vs {lossReference:R}");
+        if (c.Gradient) Report("gradient", RelativeError(Total(1), Total(2)), "");
+        if (o.Reduction == AslReduction.None) Report("element loss", RelativeError(Total(3), Total(4)), "");
         if (c.Statistics)
             for (int s = 0; s < 4; s++)
             {
@@ -264,6 +268,11 @@ public static class MultiLabelGpuChecks
         if (typeof(T) == typeof(byte)) { byte b = (byte)v; return Unsafe.As<byte, T>(ref b); }
         throw new NotSupportedException(typeof(T).Name);
     }
+
+    /// <summary>||out - ref|| / ||ref|| from the squared sums; where the reference is exactly zero (a one-class row,
+    /// a loss of 0) the absolute error ||out||, so exact zeros pass and anything else fails instead of 0/0 = NaN.</summary>
+    internal static double RelativeError(double errorSquared, double referenceSquared) =>
+        referenceSquared > 0 ? Math.Sqrt(errorSquared / referenceSquared) : Math.Sqrt(errorSquared);
 
     /// <summary>The library and device this process runs on, for the checks' report.</summary>
     public static string DescribeEnvironment() => CudaDevice.Describe() + System.Environment.NewLine + $"NVRTC path override: {System.Environment.GetEnvironmentVariable(NativeLibraries.Nvrtc.OverrideVariable) ?? "(none)"}";

@@ -4,9 +4,10 @@ using AslCuda.Reference;
 namespace AslCuda.Tests.Gpu;
 
 /// <summary>The multi-label kernel on a real device against the float64 oracle (see <see cref="MultiLabelGpuChecks"/>).
-/// Ignored, with the reason, where no CUDA device is available.</summary>
+/// Ignored, with the reason, where no CUDA device is available; CI runs them on the emulated device (tests/EmulatedDevice).</summary>
 [TestFixture]
 [NonParallelizable]
+[Category(GpuDeviceCategory.Name)]
 public class MultiLabelGpuTests
 {
     [OneTimeSetUp]
@@ -26,9 +27,17 @@ public class MultiLabelGpuTests
     public void Size_matches_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 12));
 
     [Test]
+    public void Large_size_matches_the_oracle()
+    {
+        if (GpuCheckDevice.IsEmulated) Assert.Ignore(GpuCheckDevice.HardwareOnlyReason);
+        AssertPassed(MultiLabelGpuChecks.Check(MultiLabelGpuChecks.LargeCase(), seed: 16));
+    }
+
+    [Test]
     public void Two_runs_give_identical_bits([Values(AslDataType.Float32, AslDataType.BFloat16)] AslDataType logit)
     {
-        var c = new MultiLabelCase("determinism", logit, AslDataType.UInt8, new AslOptions { Reduction = AslReduction.None }, true, true, 3_000_017);
+        var c = new MultiLabelCase("determinism", logit, AslDataType.UInt8, new AslOptions { Reduction = AslReduction.None }, true, true,
+            GpuCheckDevice.Size(3_000_017, 50_021));
         AssertPassed(MultiLabelGpuChecks.CheckDeterminism(c, seed: 13));
     }
 

@@ -8,7 +8,7 @@ namespace AslCuda.Tests.Gpu;
 /// <summary>What one run of a single-label case wrote (NaN where untouched) and the loss.</summary>
 public sealed record SingleLabelOutputs<T>(T[] Gradient, T[] RowLoss, float Loss);
 
-/// <summary>Something that runs the single-label kernel on a case's inputs: the device, or the host emulation of the tests.</summary>
+/// <summary>Something that runs the single-label kernel on a case's inputs (the device: a GPU or the emulated one).</summary>
 public interface ISingleLabelRunner
 {
     SingleLabelOutputs<TLogit> Run<TLogit, TIndex>(SingleLabelCase c, TLogit[] x, TIndex[] t) where TLogit : unmanaged where TIndex : unmanaged;
@@ -49,22 +49,26 @@ public static class SingleLabelGpuChecks
         foreach (var target in new[] { AslIndexType.Int64, AslIndexType.Int32 })
         {
             bool gradient = index++ % 3 != 2;
-            yield return new SingleLabelCase(gradient ? name : name + "-forward", logit, target, options, gradient, Math.Max(1, 200_000 / classes) | 1, classes);
+            yield return new SingleLabelCase(gradient ? name : name + "-forward", logit, target, options, gradient,
+                Math.Max(GpuCheckDevice.Size(1, 5), GpuCheckDevice.Size(200_000, 2_000) / classes) | 1, classes);
         }
     }
 
-    /// <summary>One row, odd row counts, out-of-range targets, and one case of at least 2^27 elements.</summary>
+    /// <summary>One row, one class, odd row counts, out-of-range targets, the most classes.</summary>
     public static IEnumerable<SingleLabelCase> SizeCases()
     {
         var o = new SingleLabelOptions();
         yield return new SingleLabelCase("one-row", AslDataType.Float32, AslIndexType.Int64, o, true, 1, 1000);
         yield return new SingleLabelCase("one-class", AslDataType.Float32, AslIndexType.Int64, o, true, 7, 1);
-        yield return new SingleLabelCase("odd-rows", AslDataType.BFloat16, AslIndexType.Int64, o, true, 100_003, 80);
-        yield return new SingleLabelCase("bad-targets", AslDataType.Float32, AslIndexType.Int64, o with { Reduction = AslReduction.None }, true, 1001, 1000, BadTargets: 3);
-        yield return new SingleLabelCase("bad-targets", AslDataType.Float16, AslIndexType.Int32, o, true, 333, 21843, BadTargets: 2);
-        yield return new SingleLabelCase("max-classes", AslDataType.Float32, AslIndexType.Int64, o, true, 64, SingleLabelLayout.MaxClasses);
-        yield return new SingleLabelCase("large", AslDataType.Float32, AslIndexType.Int64, o, true, 6145, 21843);
+        yield return new SingleLabelCase("odd-rows", AslDataType.BFloat16, AslIndexType.Int64, o, true, GpuCheckDevice.Size(100_003, 1_003), 80);
+        yield return new SingleLabelCase("bad-targets", AslDataType.Float32, AslIndexType.Int64, o with { Reduction = AslReduction.None }, true,
+            GpuCheckDevice.Size(1001, 201), 1000, BadTargets: 3);
+        yield return new SingleLabelCase("bad-targets", AslDataType.Float16, AslIndexType.Int32, o, true, GpuCheckDevice.Size(333, 9), 21843, BadTargets: 2);
+        yield return new SingleLabelCase("max-classes", AslDataType.Float32, AslIndexType.Int64, o, true, GpuCheckDevice.Size(64, 5), SingleLabelLayout.MaxClasses);
     }
+
+    /// <summary>At least 2^27 elements (hardware only, see <see cref="GpuCheckDevice"/>).</summary>
+    public static SingleLabelCase LargeCase() => new("large", AslDataType.Float32, AslIndexType.Int64, new SingleLabelOptions(), true, 6145, 21843);
 
     /// <summary>Runs the case on device 0 (or through <paramref name="runner"/>) and compares with the oracle.</summary>
     public static GpuCheckResult Check(SingleLabelCase c, int seed = 1, ISingleLabelRunner? runner = null) =>
@@ -186,10 +190,11 @@ public static class SingleLabelGpuChecks
         else
         {
             double lossReference = o.Reduction == AslReduction.Mean ? Total(0) / c.Rows : Total(0);
-            Report("loss", Math.Abs(out_.Loss - lossReference) / Math.Abs(lossReference), $"{out_.Loss:R} vs {lossReference:R}");
+            Report("loss", MultiLabelGpuChecks.RelativeError(Math.Pow(out_.Loss - lossReference, 2), lossReference * lossReference),
+                $"{out_.Loss:R} vs {lossReference:R}");
         }
-        if (c.Gradient) Report("gradient", Math.Sqrt(Total(1) / Total(2)), "");
-        if (none) Report("row loss", Math.Sqrt(Total(3) / Total(4)), "");
+        if (c.Gradient) Report("gradient", MultiLabelGpuChecks.RelativeError(Total(1), Total(2)), "");
+        if (none) Report("row loss", MultiLabelGpuChecks.RelativeError(Total(3), Total(4)), "");
         return new GpuCheckResult(name, failures.Count == 0, string.Join("; ", failures.Count == 0 ? details : failures));
 
         void Report(string what, double error, string extra)

@@ -4,9 +4,10 @@ using AslCuda.Reference;
 namespace AslCuda.Tests.Gpu;
 
 /// <summary>The single-label kernel on a real device against the float64 oracle (see <see cref="SingleLabelGpuChecks"/>).
-/// Ignored, with the reason, where no CUDA device is available.</summary>
+/// Ignored, with the reason, where no CUDA device is available; CI runs them on the emulated device (tests/EmulatedDevice).</summary>
 [TestFixture]
 [NonParallelizable]
+[Category(GpuDeviceCategory.Name)]
 public class SingleLabelGpuTests
 {
     [OneTimeSetUp]
@@ -26,9 +27,17 @@ public class SingleLabelGpuTests
     public void Size_matches_the_oracle(SingleLabelCase c) => AssertPassed(SingleLabelGpuChecks.Check(c, seed: 22));
 
     [Test]
+    public void Large_size_matches_the_oracle()
+    {
+        if (GpuCheckDevice.IsEmulated) Assert.Ignore(GpuCheckDevice.HardwareOnlyReason);
+        AssertPassed(SingleLabelGpuChecks.Check(SingleLabelGpuChecks.LargeCase(), seed: 25));
+    }
+
+    [Test]
     public void Two_runs_give_identical_bits([Values(80, 21843)] int classes)
     {
-        var c = new SingleLabelCase("determinism", AslDataType.Float32, AslIndexType.Int64, new SingleLabelOptions(), true, 2001, classes);
+        var c = new SingleLabelCase("determinism", AslDataType.Float32, AslIndexType.Int64, new SingleLabelOptions(), true,
+            GpuCheckDevice.Size(2001, classes > 1024 ? 17 : 2001), classes);
         AssertPassed(SingleLabelGpuChecks.CheckDeterminism(c, seed: 23));
     }
 
