@@ -179,7 +179,7 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
         maxima = group_reduce<SumOp>(maxima, scratch);
         exp_sum_other = group_reduce<SumOp>(exp_sum_other, scratch);
         const float z_minus_one = below_max + (maxima - 1.0f);
-        const float log_sum_exp = row_max + log1pf(z_minus_one);
+        const float log_z = log1pf(z_minus_one);      // log Z of the shifted row, Z = sum of e^(x - max)
         const float omp_target = exp_sum_other / (1.0f + z_minus_one);
         float loss_part = 0.0f;
 #if ASL_GRADIENT
@@ -193,7 +193,9 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
         {
             const int c = lane + i * ASL_GROUP_SIZE;
             if (c >= classes) continue;
-            v[i] -= log_sum_exp;                       // log_softmax q
+            // log_softmax q = (x - max) - log Z: x - max is exact near the max, so a confident row keeps its tiny
+            // q_t = -log Z (x - (max + log Z) would round max + log Z back to max and give q_t = 0).
+            v[i] = (v[i] - row_max) - log_z;
             const Terms e = class_terms(v[i], c == t, omp_target, k);
             loss_part += e.loss;
 #if ASL_GRADIENT

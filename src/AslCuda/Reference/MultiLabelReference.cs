@@ -162,14 +162,7 @@ public static class MultiLabelReference
         factors.Length == 0 ? 1 : factors.Span[factors.Length == 1 ? 0 : column];
 
     /// <summary>log(sigmoid(z)) = min(z, 0) - log(1 + e^-|z|).</summary>
-    private static double LogSigmoid(double z) => Math.Min(z, 0) - Log1p(Math.Exp(-Math.Abs(z)));
-
-    /// <summary>log(1 + u), accurate for tiny u: the rounding of 1 + u cancels in log(w) * u / (w - 1).</summary>
-    private static double Log1p(double u)
-    {
-        double w = 1 + u;
-        return w == 1 ? u : Math.Log(w) * u / (w - 1);
-    }
+    private static double LogSigmoid(double z) => Math.Min(z, 0) - ReferenceMath.Log1p(Math.Exp(-Math.Abs(z)));
 
     private static double Sum(double[] values)
     {

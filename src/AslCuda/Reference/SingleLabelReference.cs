@@ -34,19 +34,23 @@ public static class SingleLabelReference
         var row = Evaluate(logits, target, options);
         int classes = logits.Length;
         var ab = new double[classes];
-        double sum = 0;
+        double sum = 0, sumOther = 0;
         for (int c = 0; c < classes; c++)
         {
             bool isTarget = c == target;
             double gamma = isTarget ? options.GammaPos : options.GammaNeg;
             double wPrime = gamma == 0 ? 0
-                : isTarget ? -gamma * Math.Pow(1 - row.P[c], gamma - 1)
+                : isTarget ? -gamma * Math.Pow(row.OneMinusPt, gamma - 1)
                 : gamma * Math.Pow(row.P[c], gamma - 1);
             ab[c] = row.S[c] * row.W[c] + row.S[c] * row.Q[c] * wPrime * row.P[c];
             sum += ab[c];
+            if (!isTarget) sumOther += ab[c];
         }
         for (int k = 0; k < classes; k++)
             gradient[k] = -ab[k] + row.P[k] * sum;
+        // The target's -ab_t + P_t (ab_t + S') written as -ab_t (1 - P_t) + P_t S': for a confident row ab_t is
+        // large against the result, and the first form cancels it.
+        gradient[(int)target] = -ab[target] * row.OneMinusPt + row.P[target] * sumOther;
     }
 
     /// <summary>The reduced loss: one value for sum and mean (over rows), else one per row.</summary>
@@ -85,7 +89,7 @@ public static class SingleLabelReference
     }
 
     /// <summary>log-softmax q, probabilities P, focusing weights w and smoothed targets s of one row.</summary>
-    private readonly record struct Row(double[] Q, double[] P, double[] W, double[] S);
+    private readonly record struct Row(double[] Q, double[] P, double[] W, double[] S, double OneMinusPt);
 
     private static Row Evaluate(ReadOnlySpan<double> logits, long target, SingleLabelOptions options)
     {
@@ -104,13 +108,29 @@ public static class SingleLabelReference
         var s = new double[classes];
         for (int c = 0; c < classes; c++)
         {
-            bool isTarget = c == target;
             q[c] = logits[c] - logSumExp;
             p[c] = Math.Exp(q[c]);
-            w[c] = isTarget ? Math.Pow(1 - p[c], options.GammaPos) : Math.Pow(p[c], options.GammaNeg);   // pow(0, 0) == 1
+        }
+        // 1 - P_t as the sum of the other classes' probabilities: for a confident row 1 - P_t computed as a
+        // difference is 0 in float64 (and (1 - P_t)^(gamma - 1) infinite) where the exact value is, say, 1e-20.
+        // Then log P_t = log1p(-(1 - P_t)) keeps the digits that x_t - logsumexp loses.
+        double oneMinusPt = 0;
+        for (int c = 0; c < classes; c++)
+            if (c != target) oneMinusPt += p[c];
+        if (oneMinusPt < 0.5)
+        {
+            q[target] = ReferenceMath.Log1p(-oneMinusPt);
+            p[target] = 1 - oneMinusPt;
+        }
+        else
+            oneMinusPt = 1 - p[target];
+        for (int c = 0; c < classes; c++)
+        {
+            bool isTarget = c == target;
+            w[c] = isTarget ? Math.Pow(oneMinusPt, options.GammaPos) : Math.Pow(p[c], options.GammaNeg);   // pow(0, 0) == 1
             s[c] = (isTarget ? 1 - options.Eps : 0) + options.Eps / classes;
         }
-        return new Row(q, p, w, s);
+        return new Row(q, p, w, s, oneMinusPt);
     }
 
     private static void CheckShape(ReadOnlySpan<double> logits, ReadOnlySpan<long> targets, int classes)

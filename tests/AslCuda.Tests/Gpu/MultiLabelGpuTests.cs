@@ -52,7 +52,7 @@ public class MultiLabelGpuTests
         float loss = MultiLabelGpu.Compute<float, byte>(x, y, options, [], [], out var statistics);
 
         double[] xd = x.Select(v => (double)v).ToArray(), yd = y.Select(v => (double)v).ToArray();
-        Assert.That(loss, Is.EqualTo(MultiLabelReference.Loss(xd, yd, options)[0]).Within(1e-5).Percent);
+        Assert.That(loss, Is.EqualTo(MultiLabelReference.Loss(xd, yd, options)[0]).Within(1e-3).Percent);
         var expected = MultiLabelReference.Statistics(xd, yd);
         Assert.That(statistics.CountPositive, Is.EqualTo(expected.CountPositive));
         Assert.That(statistics.Gap, Is.EqualTo(expected.Gap).Within(1e-5));
@@ -75,7 +75,7 @@ public class MultiLabelGpuTests
         double[] expectedLoss = MultiLabelReference.Loss(xd, yd, options);
         Assert.That(RelativeError(gradient, expectedGradient), Is.LessThanOrEqualTo(1e-5));
         Assert.That(RelativeError(elementLoss, expectedLoss), Is.LessThanOrEqualTo(1e-5));
-        Assert.That(sum, Is.EqualTo(expectedLoss.Sum()).Within(1e-5).Percent);
+        Assert.That(sum, Is.EqualTo(expectedLoss.Sum()).Within(1e-3).Percent);
     }
 
     private static double RelativeError(float[] actual, double[] expected)

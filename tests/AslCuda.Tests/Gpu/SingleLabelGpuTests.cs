@@ -54,7 +54,7 @@ public class SingleLabelGpuTests
         float loss = SingleLabelGpu.Compute<float, long>(x, t, classes, options, gradient, []);
 
         double[] xd = x.Select(v => (double)v).ToArray();
-        Assert.That(loss, Is.EqualTo(SingleLabelReference.Loss(xd, t, classes, options)[0]).Within(1e-5).Percent);
+        Assert.That(loss, Is.EqualTo(SingleLabelReference.Loss(xd, t, classes, options)[0]).Within(1e-3).Percent);
         double[] expected = SingleLabelReference.Gradient(xd, t, classes, options);
         double error = 0, norm = 0;
         for (int i = 0; i < x.Length; i++)

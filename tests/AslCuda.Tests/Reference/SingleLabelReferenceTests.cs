@@ -108,4 +108,20 @@ public class SingleLabelReferenceTests
         Assert.That(() => SingleLabelReference.Loss([1.0, 2.0], [2], 2, new SingleLabelOptions()),
             Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("[0, 2)"));
     }
+
+    [Test]
+    public void ConfidentRowKeepsItsTinyLossAndFiniteGradient()
+    {
+        // x_t = 40 over six zeros: 1 - P_t = 6e^-40 / (1 + 6e^-40) ~ 2.5e-17, which 1 - P_t as a float64
+        // difference rounds to 0 (and (1 - P_t)^(gamma_pos - 1) to infinity).
+        double[] logits = [0, 0, 0, 40, 0, 0, 0];
+        var options = new SingleLabelOptions { GammaPos = 0.5, GammaNeg = 4, Eps = 0 };
+        double u = 6 * Math.Exp(-40);                       // 1 - P_t to float64 precision (u^2 is below it)
+        double expected = -Math.Sqrt(u) * -u;               // -(1 - P_t)^0.5 * log P_t, log P_t = -u
+        Assert.That(SingleLabelReference.RowLoss(logits, 3, options), Is.EqualTo(expected).Within(1e-9).Percent);
+        var gradient = new double[7];
+        SingleLabelReference.RowGradient(logits, 3, options, gradient);
+        Assert.That(gradient.All(double.IsFinite), string.Join(", ", gradient));
+        Assert.That(gradient.Sum(), Is.EqualTo(0).Within(1e-25), "softmax gradients sum to zero");
+    }
 }
