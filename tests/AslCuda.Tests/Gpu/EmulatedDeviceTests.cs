@@ -285,6 +285,28 @@ public unsafe class EmulatedDeviceTests
         Assert.That(loss, Is.EqualTo(expected).Within(1e-3).Percent);
     }
 
+    [Test]
+    public void Nvrtc_is_chosen_for_the_driver_the_fake_reports()
+    {
+        // The fake driver reports CUDA 12.8 (ASLCUDA_FAKE_DRIVER_VERSION's default) and the fake NVRTC 12.8; the
+        // system's NVRTC 11.8 (Debian's libnvrtc11.2, installed by the test command) is the other candidate.
+        const string system = "libnvrtc.so.11.2";
+        string fake = Environment.GetEnvironmentVariable(NativeLibraries.Nvrtc.OverrideVariable)!;
+        if (!NativeLibrary.TryLoad(system, out nint probe)) Assert.Ignore($"{system} is not installed");
+        NativeLibrary.Free(probe);
+        var driver = NativeLibraries.DriverCudaVersion();
+        Assert.That(driver, Is.EqualTo(new Version(12, 8)));
+        string[] locations = [fake, system];
+
+        var same = NativeLibraries.SelectNvrtc(driver, locations);
+        Assert.That((same.Choice.Chosen?.Version, same.Choice.PtxLoadable), Is.EqualTo((new Version(12, 8), true)), same.Choice.Reason);
+        var older = NativeLibraries.SelectNvrtc(new Version(11, 8), locations);
+        Assert.That((older.Choice.Chosen?.Version, older.Choice.Chosen?.Location), Is.EqualTo((new Version(11, 8), system)), older.Choice.Reason);
+        var olderMinor = NativeLibraries.SelectNvrtc(new Version(12, 4), [fake]);   // minor version compatibility
+        Assert.That((olderMinor.Choice.Chosen?.Version, olderMinor.Choice.PtxLoadable), Is.EqualTo((new Version(12, 8), false)), olderMinor.Choice.Reason);
+        foreach (var result in new[] { same, older, olderMinor }) NativeLibrary.Free(result.Handle);
+    }
+
     // ---- sanitizers: a reduced case set recorded here, replayed by tests/EmulatedDevice/build/replay-{tsan,asan} ----
 
     private string? _recording;
