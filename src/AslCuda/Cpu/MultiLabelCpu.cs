@@ -195,33 +195,33 @@ public static unsafe class MultiLabelCpu
         bool factors = o.ClassWeight.Length > 0 || o.PosWeight.Length > 0;
         return (o.Smoothing > 0, factors) switch
         {
-            (false, false) => RunWidth<TX, TY, TMode, TClip, PaperTerms>(request, out statistics),
-            (true, false) => RunWidth<TX, TY, TMode, TClip, Smoothed>(request, out statistics),
-            (false, true) => RunWidth<TX, TY, TMode, TClip, ClassFactors>(request, out statistics),
-            _ => RunWidth<TX, TY, TMode, TClip, SmoothedAndWeighted>(request, out statistics),
+            (false, false) => RunWidth<TX, TY, TMode, TClip, TermOff, TermOff>(request, out statistics),
+            (true, false) => RunWidth<TX, TY, TMode, TClip, TermOn, TermOff>(request, out statistics),
+            (false, true) => RunWidth<TX, TY, TMode, TClip, TermOff, TermOn>(request, out statistics),
+            _ => RunWidth<TX, TY, TMode, TClip, TermOn, TermOn>(request, out statistics),
         };
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double RunWidth<TX, TY, TMode, TClip, TTerms>(in Request request, out AslStatistics statistics)
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TTerms : ITimmTerms =>
+    private static double RunWidth<TX, TY, TMode, TClip, TSmoothing, TFactors>(in Request request, out AslStatistics statistics)
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm =>
         request.Wide
-            ? RunMode<FloatLanes512, Vector512<double>, TX, TY, TMode, TClip, TTerms>(request, out statistics)
-            : RunMode<FloatLanes256, Vector256<double>, TX, TY, TMode, TClip, TTerms>(request, out statistics);
+            ? RunMode<FloatLanes512, Vector512<double>, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, out statistics)
+            : RunMode<FloatLanes256, Vector256<double>, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, out statistics);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double RunMode<TV, TW, TX, TY, TMode, TClip, TTerms>(Request request, out AslStatistics statistics)
+    private static double RunMode<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(Request request, out AslStatistics statistics)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TTerms : ITimmTerms
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
     {
         long count = request.Count;
         int chunks = (int)((count + ChunkLength - 1) / ChunkLength);
         var partials = new Partial[chunks];
         var parameters = new Parameters<TV, TW>(request.Options, count, request.Classes);
         if (count >= ParallelThreshold && Environment.ProcessorCount > 1)
-            Parallel.For(0, chunks, c => partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip, TTerms>(request, parameters, c));
+            Parallel.For(0, chunks, c => partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, parameters, c));
         else
-            for (int c = 0; c < chunks; c++) partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip, TTerms>(request, parameters, c);
+            for (int c = 0; c < chunks; c++) partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, parameters, c);
 
         double loss = 0, pPos = 0, nPos = 0, pNeg = 0, nNeg = 0;
         bool targetsValid = true;
@@ -320,9 +320,9 @@ public static unsafe class MultiLabelCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Partial RunChunk<TV, TW, TX, TY, TMode, TClip, TTerms>(in Request r, in Parameters<TV, TW> k, int chunk)
+    private static Partial RunChunk<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(in Request r, in Parameters<TV, TW> k, int chunk)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TTerms : ITimmTerms
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
         long start = (long)chunk * ChunkLength;
@@ -330,11 +330,17 @@ public static unsafe class MultiLabelCpu
         long vectors = (end - start) / TV.Count;
         byte* g = (byte*)r.Gradient, l = (byte*)r.ElementLoss;
         var sums = new Sums<TV, TW>();
-        // The column of the chunk's first element: one division per chunk; the loop then counts columns.
-        int column = TTerms.Weighted ? (int)(start % k.FactorPeriod) : 0;
-        RunVectors<TV, TW, TX, TY, TMode, TClip, TTerms>((byte*)r.X + start * sizeX, (byte*)r.Y + start * sizeY,
+        // The factor arrays live on the pinned object heap: their addresses hold for the whole call.
+        float* posWeights = null, classWeights = null;
+        if (typeof(TFactors) == typeof(TermOn))
+        {
+            posWeights = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(k.PosWeightByColumn!));
+            classWeights = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(k.ClassWeightByColumn!));
+        }
+        // The column of the chunk's first element (one division per chunk); the loop then counts columns.
+        RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>((byte*)r.X + start * sizeX, (byte*)r.Y + start * sizeY,
             g == null ? null : g + start * sizeX, l == null ? null : l + start * sizeX,
-            vectors, k, ~TV.Zero, r.Statistics, ref sums, ref column);
+            vectors, k, ~TV.Zero, r.Statistics, ref sums, posWeights, classWeights, (int)(start % k.FactorPeriod));
 
         long i = start + vectors * TV.Count;
         if (i < end)
@@ -349,7 +355,8 @@ public static unsafe class MultiLabelCpu
             byte* xs = buffers, ys = buffers + BufferBytes, gs = buffers + 2 * BufferBytes, ls = buffers + 3 * BufferBytes;
             Buffer.MemoryCopy((byte*)r.X + i * sizeX, xs, BufferBytes, n * sizeX);
             Buffer.MemoryCopy((byte*)r.Y + i * sizeY, ys, BufferBytes, n * sizeY);
-            RunVectors<TV, TW, TX, TY, TMode, TClip, TTerms>(xs, ys, g == null ? null : gs, l == null ? null : ls, 1, k, TV.FirstLanes(n), r.Statistics, ref sums, ref column);
+            RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(xs, ys, g == null ? null : gs, l == null ? null : ls, 1, k, TV.FirstLanes(n), r.Statistics, ref sums,
+                posWeights, classWeights, (int)(i % k.FactorPeriod));
             if (g != null) Buffer.MemoryCopy(gs, g + i * sizeX, n * sizeX, n * sizeX);
             if (l != null) Buffer.MemoryCopy(ls, l + i * sizeX, n * sizeX, n * sizeX);
         }
@@ -383,14 +390,14 @@ public static unsafe class MultiLabelCpu
     /// registers; lanes outside <paramref name="live"/> stay out of the sums.
     /// Work per element, most to least common: negatives with p &lt; clip (whole vectors of them) cost a compare;
     /// binary targets cost one exp, one log and two divisions; soft targets one log more. timm's terms
-    /// (<typeparamref name="TTerms"/>): smoothing makes every target soft; the factors cost two loads and a few
+    /// (<typeparamref name="TSmoothing"/>, <typeparamref name="TFactors"/>): smoothing makes every target soft; the factors cost two loads and a few
     /// multiplications per vector.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunVectors<TV, TW, TX, TY, TMode, TClip, TTerms>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long vectors,
-        in Parameters<TV, TW> k, TV live, bool statistics, ref Sums<TV, TW> sums, ref int column)
+    private static void RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long vectors,
+        in Parameters<TV, TW> k, TV live, bool statistics, ref Sums<TV, TW> sums, float* posWeights, float* classWeights, int column)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TTerms : ITimmTerms
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
         var one = TV.One;
@@ -398,27 +405,18 @@ public static unsafe class MultiLabelCpu
         var lossSum = sums.Loss;
         var invalid = sums.InvalidTargets;
         // With smoothing no target is 0, so no vector is all clipped-away negatives.
-        bool skipClippedAway = k.SkipClippedAway && !statistics && !TTerms.Smoothing;
-        // The factor arrays live on the pinned object heap: their addresses hold for the whole call.
-        float* posWeights = TTerms.Weighted ? (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(k.PosWeightByColumn!)) : null;
-        float* classWeights = TTerms.Weighted ? (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(k.ClassWeightByColumn!)) : null;
-        int col = column;
+        bool skipClippedAway = k.SkipClippedAway && !statistics && !(typeof(TSmoothing) == typeof(TermOn));
+        // timm's terms are typeof tests (folded before the JIT imports the blocks) around out-of-line calls (see
+        // Smooth): the loop is close to the JIT's limit of tracked locals (JitMaxLocalsToTrack, 1024), past which its
+        // vectors live on the stack; the paper code's loop measured 2x slower with the terms as static properties.
         for (long v = 0; v < vectors; v++)
         {
             long i = v * TV.Count;
             var x = TV.Load<TX>(xp + i * sizeX);
-            var yRaw = TV.Load<TY>(yp + i * sizeY);
-            invalid |= InvalidTargets<TV, TW>(yRaw);
-            // timm's smoothing comes before everything else; the statistics stay on the raw labels.
-            var y = TTerms.Smoothing ? TV.MultiplyAdd(yRaw, k.OneMinusSmoothing, k.HalfSmoothing) : yRaw;
-            TV posWeight = one, classWeight = one;
-            if (TTerms.Weighted)
-            {
-                posWeight = TV.Load<Float32Codec>(posWeights + col);
-                classWeight = TV.Load<Float32Codec>(classWeights + col);
-                col += k.ColumnStep;
-                if (col >= k.FactorPeriod) col -= k.FactorPeriod;
-            }
+            var y = TV.Load<TY>(yp + i * sizeY);
+            invalid |= InvalidTargets<TV, TW>(y);
+            // timm's smoothing comes before everything else (the statistics below reload the raw labels).
+            if (typeof(TSmoothing) == typeof(TermOn)) y = Smooth(y, k);
             var isNegative = TV.Equal(y, zero);
 
             if (skipClippedAway && TV.All(isNegative & TV.Less(x, k.ClippedAwayLogit)))
@@ -426,6 +424,11 @@ public static unsafe class MultiLabelCpu
                 // Every lane a negative with p < clip: loss and gradient are 0 (and add nothing to the sum).
                 if (TMode.Enabled) TV.Store<TX>(gradientOut + i * sizeX, zero);
                 if (lossOut != null) TV.Store<TX>(lossOut + i * sizeX, zero);
+                if (typeof(TFactors) == typeof(TermOn))
+                {
+                    column += k.ColumnStep;
+                    if (column >= k.FactorPeriod) column -= k.FactorPeriod;
+                }
                 continue;
             }
 
@@ -459,7 +462,7 @@ public static unsafe class MultiLabelCpu
             var dxn = TClip.On ? -s & TV.GreaterOrEqual(p, k.Clip) : -s;
             var pastEpsP = TV.GreaterOrEqual(p, k.Eps);
             var pastEpsXn = TV.GreaterOrEqual(xn, k.Eps);
-            bool binary = !TTerms.Smoothing && (typeof(TY) == typeof(UInt8Codec) || TV.All(isNegative | isPositive));
+            bool binary = !(typeof(TSmoothing) == typeof(TermOn)) && (typeof(TY) == typeof(UInt8Codec) || TV.All(isNegative | isPositive));
 
             TV l0, dl0 = zero, reciprocalXn = zero;
             if (binary)
@@ -473,14 +476,19 @@ public static unsafe class MultiLabelCpu
                 var log1p = TV.MultiplyAdd(u - (logArgument - one), reciprocal, VectorMath.Log<TV, TW>(logArgument));
                 var lp = TV.Select(pastEpsP, TV.Min(x, zero) - log1p, k.LogEps);
                 var ln = TV.Select(pastEpsXn, TClip.On ? log1p : TV.Min(-x, zero) - log1p, k.LogEps);
-                // pos_weight multiplies the positive log term (and its derivative), not the focusing weight.
-                l0 = TV.Select(isPositive, TTerms.Weighted ? posWeight * lp : lp, ln);
+                l0 = TV.Select(isPositive, lp, ln);
                 if (TMode.Enabled)
                 {
                     // d log p / dx = 1 - p; d log xn / dx = dxn / xn (= -p without clipping, where xn = 1 - p).
                     var dln = (TClip.On ? dxn * reciprocalXn : -p) & pastEpsXn;
-                    var dlp = q & pastEpsP;
-                    dl0 = TV.Select(isPositive, TTerms.Weighted ? posWeight * dlp : dlp, dln);
+                    dl0 = TV.Select(isPositive, q & pastEpsP, dln);
+                }
+                if (typeof(TFactors) == typeof(TermOn))
+                {
+                    // pos_weight multiplies the positive log term (and its derivative), not the focusing weight.
+                    var positiveFactor = PositiveFactor<TV, TW>(isPositive, posWeights + column);
+                    l0 *= positiveFactor;
+                    dl0 *= positiveFactor;
                 }
             }
             else
@@ -493,12 +501,13 @@ public static unsafe class MultiLabelCpu
                     : TV.Min(-x, zero) - log1pEx;
                 var ln = TV.Select(pastEpsXn, lnUnclamped, k.LogEps);
                 var negY = one - y;
-                var posY = TTerms.Weighted ? y * posWeight : y;
-                l0 = posY * lp + negY * ln;
+                if (typeof(TFactors) == typeof(TermOn)) l0 = PositiveWeightedSum<TV, TW>(y, lp, negY, ln, posWeights + column);
+                else l0 = y * lp + negY * ln;
                 if (TMode.Enabled)
                 {
                     var dln = (TClip.On ? dxn * reciprocalXn : -p) & pastEpsXn;
-                    dl0 = posY * (q & pastEpsP) + negY * dln;
+                    if (typeof(TFactors) == typeof(TermOn)) dl0 = PositiveWeightedSum<TV, TW>(y, q & pastEpsP, negY, dln, posWeights + column);
+                    else dl0 = y * (q & pastEpsP) + negY * dln;
                 }
             }
 
@@ -525,7 +534,8 @@ public static unsafe class MultiLabelCpu
             // A NaN logit must give a NaN loss and gradient (as in PyTorch) even where a clamp or select hid it.
             var isNaN = ~TV.Equal(x, x);
             // The class weight rescales loss and gradient after focusing.
-            var loss = (TTerms.Weighted ? -(l0 * w) * classWeight : -(l0 * w)) | isNaN;
+            var loss = -(l0 * w) | isNaN;
+            if (typeof(TFactors) == typeof(TermOn)) loss = ScaleByFactors<TV, TW>(loss, classWeights + column);    // NaN stays NaN
 
             if (TMode.Enabled)
             {
@@ -535,30 +545,66 @@ public static unsafe class MultiLabelCpu
                     var dpt = binary ? TV.Select(isPositive, s, dxn) : y * s + (one - y) * dxn;
                     d += l0 * (~TV.Equal(g, zero) & -(g * wPrime * dpt));   // pow's gradient is exactly 0 where g == 0
                 }
-                if (TTerms.Weighted) d *= classWeight;
+                if (typeof(TFactors) == typeof(TermOn)) d = ScaleByFactors<TV, TW>(d, classWeights + column);
                 TV.Store<TX>(gradientOut + i * sizeX, (d * k.NegatedGradientScale) | isNaN);
             }
             if (lossOut != null) TV.Store<TX>(lossOut + i * sizeX, loss);
             lossSum = TV.AddWidened(lossSum, loss & live);
             if (statistics)
             {
-                var yLive = yRaw & live;
-                var negYLive = (one - yRaw) & live;
+                if (typeof(TSmoothing) == typeof(TermOn)) y = LoadTargets<TV, TW, TY>(yp + i * sizeY);   // adaptive asymmetry reads the raw labels
+                var yLive = y & live;
+                var negYLive = (one - y) & live;
                 sums.PPositive = TV.AddWidened(sums.PPositive, pExact * yLive);
                 sums.CountPositive = TV.AddWidened(sums.CountPositive, yLive);
                 sums.PNegative = TV.AddWidened(sums.PNegative, pExact * negYLive);
                 sums.CountNegative = TV.AddWidened(sums.CountNegative, negYLive);
             }
+            if (typeof(TFactors) == typeof(TermOn))
+            {
+                column += k.ColumnStep;
+                if (column >= k.FactorPeriod) column -= k.FactorPeriod;
+            }
         }
         sums.Loss = lossSum;
         sums.InvalidTargets = invalid;
-        column = col;
+
 
         // b^g = e^(g log b) with pow(b, 0) = 1 (also for b = 0) and pow(0, g > 0) = 0. The exponent is formed in
         // float64: in float32 its rounding error, |g log b| ulps, would show in tiny weights such as 1e-30.
         static TV Pow(TW logBasisLower, TW logBasisUpper, TV g) =>
             TV.Select(TV.Equal(g, TV.Zero), TV.One, TV.ExpOfProduct(logBasisLower, logBasisUpper, g));
     }
+
+    // timm's terms, out of line: inlined, their temporaries would push RunVectors past the JIT's limit of tracked
+    // locals (JitMaxLocalsToTrack, 1024), and then its vectors would live on the stack. A call costs a few ns per
+    // vector, only where the term is in use.
+
+    /// <summary>y' = y (1 - s) + s/2.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TV Smooth<TV, TW>(TV y, in Parameters<TV, TW> k) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        TV.MultiplyAdd(y, k.OneMinusSmoothing, k.HalfSmoothing);
+
+    /// <summary>The raw targets again (the statistics ignore smoothing).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TV LoadTargets<TV, TW, TY>(byte* source) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged where TY : IElementCodec =>
+        TV.Load<TY>(source);
+
+    /// <summary><paramref name="value"/> times the factors of the vector's classes, from a by-column array.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TV ScaleByFactors<TV, TW>(TV value, float* factors) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        value * TV.Load<Float32Codec>(factors);
+
+    /// <summary>y pw term + (1 - y) other: pos_weight (by column) on the positive term of a soft target.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TV PositiveWeightedSum<TV, TW>(TV y, TV positiveTerm, TV negY, TV negativeTerm, float* posWeights)
+        where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        y * TV.Load<Float32Codec>(posWeights) * positiveTerm + negY * negativeTerm;
+
+    /// <summary>pos_weight of the vector's classes in positive lanes, 1 in the others.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TV PositiveFactor<TV, TW>(TV isPositive, float* posWeights) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        TV.Select(isPositive, TV.Load<Float32Codec>(posWeights), TV.One);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> IntPow(Vector256<float> basis, int exponent) =>
@@ -628,38 +674,14 @@ internal struct NoClipping : IClipMode
 }
 
 /// <summary>
-/// Which of timm's terms the loop computes (docs/timm.md); type parameters, so the paper code's loop carries none
-/// of them. batchmean is no term of the loop, only the scale of the sum and of the gradient.
+/// Whether one of timm's terms (docs/timm.md) is in the loop: <see cref="TermOn"/> or <see cref="TermOff"/> as the
+/// type argument <c>TSmoothing</c> (label smoothing s &gt; 0) or <c>TFactors</c> (pos_weight and/or the per-class
+/// weight, read by column, 1 where unset). The loop tests them as typeof(T) == typeof(TermOn), which the JIT folds
+/// while it imports the method, so the paper code's instantiation never even imports the terms' code. batchmean is
+/// no term of the loop, only the scale of the sum and of the gradient.
 /// </summary>
-internal interface ITimmTerms
-{
-    /// <summary>Label smoothing s &gt; 0: y' = y (1 - s) + s/2, every target soft.</summary>
-    static abstract bool Smoothing { get; }
+internal interface ITimmTerm;
 
-    /// <summary>pos_weight and/or the per-class weight, read by column (1 where unset).</summary>
-    static abstract bool Weighted { get; }
-}
+internal struct TermOn : ITimmTerm;
 
-internal struct PaperTerms : ITimmTerms
-{
-    public static bool Smoothing => false;
-    public static bool Weighted => false;
-}
-
-internal struct Smoothed : ITimmTerms
-{
-    public static bool Smoothing => true;
-    public static bool Weighted => false;
-}
-
-internal struct ClassFactors : ITimmTerms
-{
-    public static bool Smoothing => false;
-    public static bool Weighted => true;
-}
-
-internal struct SmoothedAndWeighted : ITimmTerms
-{
-    public static bool Smoothing => true;
-    public static bool Weighted => true;
-}
+internal struct TermOff : ITimmTerm;
