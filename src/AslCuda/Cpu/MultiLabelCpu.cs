@@ -390,8 +390,8 @@ public static unsafe class MultiLabelCpu
     /// registers; lanes outside <paramref name="live"/> stay out of the sums.
     /// Work per element, most to least common: negatives with p &lt; clip (whole vectors of them) cost a compare;
     /// binary targets cost one exp, one log and two divisions; soft targets one log more. timm's terms
-    /// (<typeparamref name="TSmoothing"/>, <typeparamref name="TFactors"/>): smoothing makes every target soft; the factors cost two loads and a few
-    /// multiplications per vector.
+    /// (<typeparamref name="TSmoothing"/>, <typeparamref name="TFactors"/>): smoothing makes every target soft; the
+    /// factors cost three out-of-line calls per vector.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long vectors,
@@ -405,7 +405,7 @@ public static unsafe class MultiLabelCpu
         var lossSum = sums.Loss;
         var invalid = sums.InvalidTargets;
         // With smoothing no target is 0, so no vector is all clipped-away negatives.
-        bool skipClippedAway = k.SkipClippedAway && !statistics && !(typeof(TSmoothing) == typeof(TermOn));
+        bool skipClippedAway = k.SkipClippedAway && !statistics && typeof(TSmoothing) != typeof(TermOn);
         // timm's terms are typeof tests (folded before the JIT imports the blocks) around out-of-line calls (see
         // Smooth): the loop is close to the JIT's limit of tracked locals (JitMaxLocalsToTrack, 1024), past which its
         // vectors live on the stack; the paper code's loop measured 2x slower with the terms as static properties.
@@ -462,7 +462,7 @@ public static unsafe class MultiLabelCpu
             var dxn = TClip.On ? -s & TV.GreaterOrEqual(p, k.Clip) : -s;
             var pastEpsP = TV.GreaterOrEqual(p, k.Eps);
             var pastEpsXn = TV.GreaterOrEqual(xn, k.Eps);
-            bool binary = !(typeof(TSmoothing) == typeof(TermOn)) && (typeof(TY) == typeof(UInt8Codec) || TV.All(isNegative | isPositive));
+            bool binary = typeof(TSmoothing) != typeof(TermOn) && (typeof(TY) == typeof(UInt8Codec) || TV.All(isNegative | isPositive));
 
             TV l0, dl0 = zero, reciprocalXn = zero;
             if (binary)
@@ -568,7 +568,6 @@ public static unsafe class MultiLabelCpu
         }
         sums.Loss = lossSum;
         sums.InvalidTargets = invalid;
-
 
         // b^g = e^(g log b) with pow(b, 0) = 1 (also for b = 0) and pow(0, g > 0) = 0. The exponent is formed in
         // float64: in float32 its rounding error, |g log b| ulps, would show in tiny weights such as 1e-30.
