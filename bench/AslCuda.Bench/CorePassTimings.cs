@@ -33,6 +33,42 @@ internal static partial class CorePassTimings
         }
     }
 
+    /// <summary>
+    /// float32 logits and targets, [256, 9605] on both cores, for the paper code's defaults and timm's terms: what
+    /// batchmean, the full gradient, smoothing (every target soft) and the per-class factors cost.
+    /// </summary>
+    public static void RunTimm()
+    {
+        const int Classes = 9605;
+        var weight = Enumerable.Range(0, Classes).Select(c => 0.5f + c % 3).ToArray();
+        var posWeight = Enumerable.Range(0, Classes).Select(c => 1f + c % 4).ToArray();
+        Console.WriteLine($"core pass with timm's terms, float32, 256x{Classes}, {Environment.ProcessorCount} cores, Vector512 accelerated: {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}");
+        Console.WriteLine($"{"options",-44} {"ns/elem/core",12} {"spread",13} {"GB/s",6}");
+        foreach (var (name, options) in new (string, AslOptions)[]
+        {
+            ("paper defaults", new AslOptions()),
+            ("timm defaults (batchmean, full gradient)", AslOptions.TimmDefaults),
+            ("timm + pos_weight [C] + weight [C]", AslOptions.TimmDefaults with { PosWeight = posWeight, ClassWeight = weight }),
+            ("timm + smoothing 0.1", AslOptions.TimmDefaults with { Smoothing = 0.1 }),
+            ("timm + smoothing + pos_weight [C] + weight [C]", AslOptions.TimmDefaults with { Smoothing = 0.1, PosWeight = posWeight, ClassWeight = weight }),
+        })
+        {
+            var (pass, gbs) = Time<float, float>(256 * Classes, options, Classes);
+            Console.WriteLine($"{name,-44} {pass.CpuMedian,12:F3} {pass.CpuMin,6:F3}-{pass.CpuMax,-6:F3} {gbs,6:F1}");
+        }
+    }
+
+    private static ((double CpuMedian, double CpuMin, double CpuMax, double WallMedian) Pass, double GBs) Time<TLogit, TTarget>(
+        int count, AslOptions options, int classes)
+        where TLogit : unmanaged where TTarget : unmanaged
+    {
+        var (x, y) = Inputs<TLogit, TTarget>(count, seed: 1);
+        var gradient = new TLogit[count];
+        var pass = Measure(() => MultiLabelCpu.Compute<TLogit, TTarget>(x, y, options, gradient, classes: classes), count);
+        int bytesPerElement = System.Runtime.CompilerServices.Unsafe.SizeOf<TLogit>() * 2 + System.Runtime.CompilerServices.Unsafe.SizeOf<TTarget>();
+        return (pass, bytesPerElement / pass.WallMedian);
+    }
+
     private static void Row<TLogit, TTarget>(string logitName, string targetName, int count)
         where TLogit : unmanaged where TTarget : unmanaged
     {

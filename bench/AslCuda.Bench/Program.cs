@@ -3,13 +3,19 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
-// `core`: Stopwatch table of the CPU pass alone (ns/element/core, GB/s, % of a copy). `startup core|fused NxC`:
+// `core`: Stopwatch table of the CPU pass alone (ns/element/core, GB/s, % of a copy); `core timm`: the same for
+// timm's terms against the paper code's defaults. `startup core|fused NxC`:
 // the first calls of this process against its steady state. Anything else goes to
 // BenchmarkDotNet: a short in-process job keeps a full run within minutes on a 2-core machine and reuses this
 // build (its patched native TorchSharp library included); pass BenchmarkDotNet's own flags to change it.
 if (args is ["core"])
 {
     AslCuda.Bench.CorePassTimings.Run();
+    return;
+}
+if (args is ["core", "timm"])
+{
+    AslCuda.Bench.CorePassTimings.RunTimm();
     return;
 }
 if (args is ["startup", var what and ("core" or "fused"), var shape])

@@ -3,8 +3,8 @@ using AslCuda.TorchSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-// AslCuda demo: a random multi-label batch through AsymmetricLoss and a random single-label batch through
-// AsymmetricLossSingleLabel, forward and backward, on every backend this machine has; prints the loss, the agreement
+// AslCuda demo: a random multi-label batch through AsymmetricLoss (the paper code's defaults, then timm's) and a
+// random single-label batch through AsymmetricLossSingleLabel, forward and backward, on every backend this machine has; prints the loss, the agreement
 // of the gradient with the float64 composed formula, and timing.
 int repeats = args.Length > 0 && int.TryParse(args[0], out int r) ? r : 20;
 var shapes = new (long N, long C)[] { (128, 80), (256, 9605) };
@@ -14,7 +14,7 @@ if (torch.cuda.is_available()) devices.Add(torch.CUDA);
 Console.WriteLine($"AslCuda demo: AsymmetricLoss(gammaNeg: 4, gammaPos: 1, clip: 0.05), float32, forward+backward, median of {repeats} runs");
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, torch threads {torch.get_num_threads()}");
 Console.WriteLine();
-Console.WriteLine($"{"shape",-12} {"device",-6} {"backend",-9} {"loss",14} {"grad rel. err",14} {"median ms",10} {"vs composed",12}");
+Console.WriteLine($"{"shape",-14} {"device",-6} {"backend",-9} {"loss",14} {"grad rel. err",14} {"median ms",10} {"vs composed",12}");
 var random = new Random(2026);
 LossFunction multiLabel = (x, y, backend) => AslFunctional.asymmetric_loss(x, y, backend: backend);
 foreach (var device in devices)
@@ -24,6 +24,23 @@ foreach (var (n, c) in shapes)
     var x = (torch.randn(n, c, generator: torch.manual_seed(random.Next())) * 4).to(device);
     var y = (torch.rand(n, c) < 0.05).to_type(ScalarType.Float32).to(device);
     Report($"{n}x{c}", x, y, multiLabel, device);
+}
+
+Console.WriteLine();
+Console.WriteLine("timm's AsymmetricLossMultiLabel: its defaults (full gradient, batchmean), then with smoothing 0.1, pos_weight [C], weight [C]");
+foreach (var device in devices)
+{
+    using var scope = torch.NewDisposeScope();
+    const long n = 256, c = 9605;
+    var x = (torch.randn(n, c, generator: torch.manual_seed(random.Next())) * 4).to(device);
+    var y = (torch.rand(n, c) < 0.05).to_type(ScalarType.Float32).to(device);
+    var weight = torch.rand(c, generator: torch.manual_seed(random.Next())) + 0.5;
+    var posWeight = torch.rand(c, generator: torch.manual_seed(random.Next())) * 3 + 1;
+    LossFunction timmDefaults = (input, target, backend) => AslFunctional.asymmetric_loss_multi_label(input, target, backend: backend);
+    LossFunction timmTerms = (input, target, backend) =>
+        AslFunctional.asymmetric_loss_multi_label(input, target, smoothing: 0.1, weight: weight, posWeight: posWeight, backend: backend);
+    Report($"{n}x{c}", x, y, timmDefaults, device);
+    Report($"{n}x{c} +all", x, y, timmTerms, device);
 }
 
 Console.WriteLine();
@@ -53,14 +70,14 @@ void Report(string shape, Tensor x, Tensor y, LossFunction lossFunction, Device 
             double error = RelativeError(gradient, referenceGradient);
             double ms = MedianMilliseconds(() => ForwardBackward(x, y, lossFunction, backend), repeats, device);
             if (backend == AslBackend.Composed) composedMs = ms;
-            Console.WriteLine($"{shape,-12} {device.type,-6} {backend,-9} {loss,14:F4} {error,14:E2} {ms,10:F3} {composedMs / ms,11:F2}x");
+            Console.WriteLine($"{shape,-14} {device.type,-6} {backend,-9} {loss,14:F4} {error,14:E2} {ms,10:F3} {composedMs / ms,11:F2}x");
         }
         catch (NotSupportedException e)                            // a backend not built for this device yet
         {
-            Console.WriteLine($"{shape,-12} {device.type,-6} {backend,-9} {e.Message}");
+            Console.WriteLine($"{shape,-14} {device.type,-6} {backend,-9} {e.Message}");
         }
     }
-    Console.WriteLine($"{"",-12} {"",-6} {"float64",-9} {referenceLoss,14:F4}   (composed formula in float64: the reference)");
+    Console.WriteLine($"{"",-14} {"",-6} {"float64",-9} {referenceLoss,14:F4}   (composed formula in float64: the reference)");
 }
 
 static (double Loss, Tensor Gradient) Run(Tensor x, Tensor y, LossFunction lossFunction, AslBackend backend)

@@ -68,9 +68,10 @@ internal static class MultiLabelLoss
 
         switch (backend)
         {
-            // Auto runs timm's terms composed until the fused backends compute them; Fused refuses them.
+            // The fused CPU pass computes timm's terms; the CUDA kernel does not yet, so Auto runs them composed on
+            // CUDA tensors, and Fused there refuses them (NotSupportedException) rather than drop them.
             case AslBackend.Composed:
-            case AslBackend.Auto when options.HasTimmTerms:
+            case AslBackend.Auto when options.HasTimmTerms && input.device.type == DeviceType.CUDA:
                 if (statistics is not null)
                 {
                     var sums = MultiLabelComposed.Statistics(input, target);

@@ -26,10 +26,13 @@ internal static unsafe class MultiLabelDispatch
             input.numel(), options,
             gradient is null ? null : (void*)TensorBridge.DataPointer(gradient),
             elementLoss is null ? null : (void*)TensorBridge.DataPointer(elementLoss),
-            out var stats, statistics is not null);
+            out var stats, statistics is not null, Classes(input));
         statistics?.Set(stats, loss);
         return elementLoss ?? torch.tensor(loss, input.dtype, input.device);
     }
+
+    /// <summary>C of an [N, C] input, for batchmean and the per-class factors; 0 for other shapes (which need neither).</summary>
+    private static int Classes(Tensor input) => input.dim() == 2 ? checked((int)input.shape[1]) : 0;
 
     /// <summary>One kernel launch (plus the reduction's finisher) on the tensor's device, default stream.</summary>
     private static Tensor RunCuda(Tensor input, Tensor target, AslOptions options, Tensor? gradient, Tensor? elementLoss, StatisticsBox? statistics)

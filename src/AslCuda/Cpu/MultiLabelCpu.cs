@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace AslCuda.Cpu;
@@ -12,6 +13,9 @@ namespace AslCuda.Cpu;
 /// float32 1 - sigmoid(x) does not); NaN logits give NaN loss and gradient, as in PyTorch; where
 /// 1 - pt == 0 with 0 &lt; gamma &lt; 1 the full gradient is infinite or NaN, as in PyTorch.
 /// Targets must lie in [0, 1] (checked in the same pass).
+/// timm's terms (docs/timm.md: smoothing, pos_weight, per-class weight, batchmean) are type parameters of the loop,
+/// so a call without them runs the paper code's loop unchanged. Per-class factors are read by column: the pass
+/// keeps each element's column (flat index mod C) as a running counter, so chunks need not start at row boundaries.
 /// </summary>
 public static unsafe class MultiLabelCpu
 {
@@ -23,60 +27,75 @@ public static unsafe class MultiLabelCpu
 
     /// <summary>
     /// Computes the reduced loss and, when <paramref name="gradient"/> is not empty, d loss / dx for an
-    /// upstream gradient of one (already divided by the element count for mean). For reduction none,
-    /// <paramref name="elementLoss"/> receives each element's loss and the return value is their sum.
+    /// upstream gradient of one (already divided by the element count for mean, by the rows for batchmean). For
+    /// reduction none, <paramref name="elementLoss"/> receives each element's loss and the return value is their sum.
+    /// <paramref name="classes"/> is C of the [N, C] input (row-major): batchmean and per-class factors need it
+    /// (<see cref="AslOptions.CheckShape"/>); 0 where neither is used.
     /// </summary>
     public static double Compute<TLogit, TTarget>(
         ReadOnlySpan<TLogit> input, ReadOnlySpan<TTarget> target, AslOptions options,
-        Span<TLogit> gradient = default, Span<TLogit> elementLoss = default)
+        Span<TLogit> gradient = default, Span<TLogit> elementLoss = default, int classes = 0)
         where TLogit : unmanaged where TTarget : unmanaged =>
-        Compute(input, target, options, gradient, elementLoss, out _, computeStatistics: false);
+        Compute(input, target, options, gradient, elementLoss, out _, computeStatistics: false, classes);
 
-    /// <summary>As <see cref="Compute{TLogit,TTarget}(ReadOnlySpan{TLogit},ReadOnlySpan{TTarget},AslOptions,Span{TLogit},Span{TLogit})"/>,
+    /// <summary>As <see cref="Compute{TLogit,TTarget}(ReadOnlySpan{TLogit},ReadOnlySpan{TTarget},AslOptions,Span{TLogit},Span{TLogit},int)"/>,
     /// and also the probability statistics of adaptive asymmetry when asked for.</summary>
     public static double Compute<TLogit, TTarget>(
         ReadOnlySpan<TLogit> input, ReadOnlySpan<TTarget> target, AslOptions options,
-        Span<TLogit> gradient, Span<TLogit> elementLoss, out AslStatistics statistics, bool computeStatistics)
+        Span<TLogit> gradient, Span<TLogit> elementLoss, out AslStatistics statistics, bool computeStatistics, int classes = 0)
         where TLogit : unmanaged where TTarget : unmanaged
     {
         ArgumentNullException.ThrowIfNull(options);
-        RejectTimmTerms(options);
         if (input.Length != target.Length)
             throw new ArgumentException($"input has {input.Length} elements but target has {target.Length}.", nameof(target));
         if (!gradient.IsEmpty && gradient.Length != input.Length)
             throw new ArgumentException($"gradient has {gradient.Length} elements, expected {input.Length}.", nameof(gradient));
         if (options.Reduction == AslReduction.None && elementLoss.Length != input.Length)
             throw new ArgumentException($"reduction none needs an element loss buffer of {input.Length} elements, got {elementLoss.Length}.", nameof(elementLoss));
+        CheckClasses(input.Length, classes, options);
         fixed (TLogit* x = input)
         fixed (TTarget* y = target)
         fixed (TLogit* g = gradient)
         fixed (TLogit* l = elementLoss)
         {
             var request = new Request(x, y, gradient.IsEmpty ? null : g, options.Reduction == AslReduction.None ? l : null,
-                input.Length, options, computeStatistics);
+                input.Length, classes, options, computeStatistics);
             return Run(AslDataTypes.Of<TLogit>(), AslDataTypes.Of<TTarget>(), request, out statistics);
         }
     }
 
-    /// <summary>The fused pass does not compute timm's terms yet: refuse them rather than ignore them.</summary>
+    /// <summary>The CUDA kernel does not compute timm's terms yet: it refuses them rather than ignore them.</summary>
     internal static void RejectTimmTerms(AslOptions options)
     {
         if (options.HasTimmTerms)
             throw new NotSupportedException(
-                "the fused multi-label backends do not compute timm's smoothing, pos_weight, per-class weight or batchmean yet; " +
-                "use AslBackend.Composed (AslBackend.Auto does so) or MultiLabelReference.");
+                "the multi-label CUDA kernel does not compute timm's smoothing, pos_weight, per-class weight or batchmean yet; " +
+                "use AslBackend.Composed (AslBackend.Auto does so for CUDA tensors), the fused CPU pass, or MultiLabelReference.");
+    }
+
+    /// <summary>
+    /// <paramref name="classes"/> must be 0 (not given) or a C dividing the count, and batchmean and per-class
+    /// factors need it (<see cref="AslOptions.CheckShape"/>).
+    /// </summary>
+    private static void CheckClasses(long count, int classes, AslOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(classes);
+        if (classes > 0 && count % classes != 0)
+            throw new ArgumentException($"classes = {classes} does not divide the element count {count} (rows of C classes).", nameof(classes));
+        options.CheckShape(count, classes);
     }
 
     /// <summary>
     /// Pointer form for tensor bridges: <paramref name="gradient"/> and <paramref name="elementLoss"/>
-    /// (reduction none only) may be null, and use the logits' element type.
+    /// (reduction none only) may be null, and use the logits' element type; <paramref name="classes"/> as in the
+    /// span form.
     /// </summary>
     public static double Compute(AslDataType logitType, void* input, AslDataType targetType, void* target, long count,
-        AslOptions options, void* gradient, void* elementLoss, out AslStatistics statistics, bool computeStatistics)
+        AslOptions options, void* gradient, void* elementLoss, out AslStatistics statistics, bool computeStatistics, int classes = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
-        RejectTimmTerms(options);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
+        CheckClasses(count, classes, options);
         CheckDataType(logitType, nameof(logitType));
         CheckDataType(targetType, nameof(targetType));
         if (count > 0 && input is null) throw new ArgumentNullException(nameof(input), $"input is null but count is {count}.");
@@ -84,7 +103,7 @@ public static unsafe class MultiLabelCpu
         if (options.Reduction == AslReduction.None && elementLoss is null && count > 0)
             throw new ArgumentException("reduction none needs an element loss buffer.", nameof(elementLoss));
         var request = new Request(input, target, gradient, options.Reduction == AslReduction.None ? elementLoss : null,
-            count, options, computeStatistics);
+            count, classes, options, computeStatistics);
         return Run(logitType, targetType, request, out statistics);
     }
 
@@ -116,10 +135,11 @@ public static unsafe class MultiLabelCpu
     /// </summary>
     [ThreadStatic] internal static int? VectorBitsOverride;
 
-    private readonly struct Request(void* x, void* y, void* gradient, void* elementLoss, long count, AslOptions options, bool statistics)
+    private readonly struct Request(void* x, void* y, void* gradient, void* elementLoss, long count, int classes, AslOptions options, bool statistics)
     {
         public readonly nint X = (nint)x, Y = (nint)y, Gradient = (nint)gradient, ElementLoss = (nint)elementLoss;
         public readonly long Count = count;
+        public readonly int Classes = classes;
         public readonly AslOptions Options = options;
         public readonly bool Statistics = statistics;
         public readonly bool Wide = VectorBitsOverride is { } bits ? bits == 512 : Vector512.IsHardwareAccelerated;
@@ -168,24 +188,40 @@ public static unsafe class MultiLabelCpu
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double RunWidth<TX, TY, TMode, TClip>(in Request request, out AslStatistics statistics)
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode =>
-        request.Wide
-            ? RunMode<FloatLanes512, Vector512<double>, TX, TY, TMode, TClip>(request, out statistics)
-            : RunMode<FloatLanes256, Vector256<double>, TX, TY, TMode, TClip>(request, out statistics);
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode
+    {
+        // batchmean is only a different scale of the sum and the gradient, no term of the loop.
+        var o = request.Options;
+        bool factors = o.ClassWeight.Length > 0 || o.PosWeight.Length > 0;
+        return (o.Smoothing > 0, factors) switch
+        {
+            (false, false) => RunWidth<TX, TY, TMode, TClip, TermOff, TermOff>(request, out statistics),
+            (true, false) => RunWidth<TX, TY, TMode, TClip, TermOn, TermOff>(request, out statistics),
+            (false, true) => RunWidth<TX, TY, TMode, TClip, TermOff, TermOn>(request, out statistics),
+            _ => RunWidth<TX, TY, TMode, TClip, TermOn, TermOn>(request, out statistics),
+        };
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double RunMode<TV, TW, TX, TY, TMode, TClip>(Request request, out AslStatistics statistics)
+    private static double RunWidth<TX, TY, TMode, TClip, TSmoothing, TFactors>(in Request request, out AslStatistics statistics)
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm =>
+        request.Wide
+            ? RunMode<FloatLanes512, Vector512<double>, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, out statistics)
+            : RunMode<FloatLanes256, Vector256<double>, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, out statistics);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double RunMode<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(Request request, out AslStatistics statistics)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
     {
         long count = request.Count;
         int chunks = (int)((count + ChunkLength - 1) / ChunkLength);
         var partials = new Partial[chunks];
-        var parameters = new Parameters<TV, TW>(request.Options, count);
+        var parameters = new Parameters<TV, TW>(request.Options, count, request.Classes);
         if (count >= ParallelThreshold && Environment.ProcessorCount > 1)
-            Parallel.For(0, chunks, c => partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip>(request, parameters, c));
+            Parallel.For(0, chunks, c => partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, parameters, c));
         else
-            for (int c = 0; c < chunks; c++) partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip>(request, parameters, c);
+            for (int c = 0; c < chunks; c++) partials[c] = RunChunk<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, parameters, c);
 
         double loss = 0, pPos = 0, nPos = 0, pNeg = 0, nNeg = 0;
         bool targetsValid = true;
@@ -199,7 +235,12 @@ public static unsafe class MultiLabelCpu
         if (!targetsValid)
             throw InvalidTarget(typeof(TY) == typeof(Float32Codec) ? AslDataType.Float32 : AslDataType.UInt8, request.Y, count);
         statistics = request.Statistics ? new AslStatistics(pPos, nPos, pNeg, nNeg) : default;
-        return request.Options.Reduction == AslReduction.Mean ? (count == 0 ? double.NaN : loss / count) : loss;
+        return request.Options.Reduction switch
+        {
+            AslReduction.Mean => count == 0 ? double.NaN : loss / count,
+            AslReduction.BatchMean => count == 0 ? double.NaN : loss * ((double)request.Classes / count),
+            _ => loss,
+        };
     }
 
     private struct Partial
@@ -215,7 +256,23 @@ public static unsafe class MultiLabelCpu
         public readonly int IntGammaPos, IntGammaNeg, IntGammaPosMinusOne, IntGammaNegMinusOne;
         public readonly bool Focusing, IntegerGammas, SkipClippedAway;
 
-        public Parameters(AslOptions o, long count)
+        /// <summary>Smoothing: y' = y (1 - s) + s/2 as one multiply-add.</summary>
+        public readonly TV OneMinusSmoothing, HalfSmoothing;
+
+        /// <summary>
+        /// The factors' period: C where a per-class vector is set, else 1 (one value for every element); and how far
+        /// the column moves from one vector to the next, TV.Count mod the period.
+        /// </summary>
+        public readonly int FactorPeriod, ColumnStep;
+
+        /// <summary>
+        /// pos_weight and the class weight by column, repeated past the period (value j is the factor of column
+        /// j mod period) so that one unaligned load at the column of a vector's first element gives every lane its
+        /// factor; 1 where unset. Pinned: the loop reads them through pointers.
+        /// </summary>
+        public readonly float[]? PosWeightByColumn, ClassWeightByColumn;
+
+        public Parameters(AslOptions o, long count, int classes)
         {
             GammaPos = TV.Create((float)o.GammaPos);
             GammaNeg = TV.Create((float)o.GammaNeg);
@@ -225,7 +282,21 @@ public static unsafe class MultiLabelCpu
             // ln(float.MinNormal) = -87.34: where p^(gamma_neg + 1) or q^(gamma_pos + 1) drops below it.
             NegligibleNegativeLogit = TV.Create((float)(-87.336544 / (o.GammaNeg + 1)));
             NegligiblePositiveLogit = TV.Create((float)(87.336544 / (o.GammaPos + 1)));
-            NegatedGradientScale = TV.Create(o.Reduction == AslReduction.Mean && count > 0 ? (float)(-1.0 / count) : -1f);
+            NegatedGradientScale = TV.Create(count == 0 ? -1f : o.Reduction switch
+            {
+                AslReduction.Mean => (float)(-1.0 / count),
+                AslReduction.BatchMean => (float)(-(double)classes / count),      // 1/N: N = count / C rows
+                _ => -1f,
+            });
+            OneMinusSmoothing = TV.Create((float)(1 - o.Smoothing));
+            HalfSmoothing = TV.Create((float)(0.5 * o.Smoothing));
+            FactorPeriod = o.HasClassFactors ? classes : 1;
+            ColumnStep = TV.Count % FactorPeriod;
+            if (o.ClassWeight.Length > 0 || o.PosWeight.Length > 0)
+            {
+                PosWeightByColumn = ByColumn(o.PosWeight.Span, FactorPeriod);
+                ClassWeightByColumn = ByColumn(o.ClassWeight.Span, FactorPeriod);
+            }
             Focusing = o.HasFocusing;
             IntegerGammas = o.HasIntegerGammas;
             IntGammaPos = (int)o.GammaPos;
@@ -238,12 +309,20 @@ public static unsafe class MultiLabelCpu
             ClippedAwayLogit = TV.Create((float)(Math.Log(o.Clip / (1 - o.Clip)) - 1e-3));
             SkipClippedAway = o.Clip > 0 && (o.DetachFocalWeight || o.GammaNeg == 0 || o.GammaNeg >= 1);
         }
+
+        private static float[] ByColumn(ReadOnlySpan<float> factors, int period)
+        {
+            var byColumn = GC.AllocateUninitializedArray<float>(period + TV.Count - 1, pinned: true);
+            for (int j = 0; j < byColumn.Length; j++)
+                byColumn[j] = factors.Length switch { 0 => 1f, 1 => factors[0], _ => factors[j % period] };
+            return byColumn;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Partial RunChunk<TV, TW, TX, TY, TMode, TClip>(in Request r, in Parameters<TV, TW> k, int chunk)
+    private static Partial RunChunk<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(in Request r, in Parameters<TV, TW> k, int chunk)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
         long start = (long)chunk * ChunkLength;
@@ -251,9 +330,17 @@ public static unsafe class MultiLabelCpu
         long vectors = (end - start) / TV.Count;
         byte* g = (byte*)r.Gradient, l = (byte*)r.ElementLoss;
         var sums = new Sums<TV, TW>();
-        RunVectors<TV, TW, TX, TY, TMode, TClip>((byte*)r.X + start * sizeX, (byte*)r.Y + start * sizeY,
+        // The factor arrays live on the pinned object heap: their addresses hold for the whole call.
+        float* posWeights = null, classWeights = null;
+        if (typeof(TFactors) == typeof(TermOn))
+        {
+            posWeights = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(k.PosWeightByColumn!));
+            classWeights = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(k.ClassWeightByColumn!));
+        }
+        // The column of the chunk's first element (one division per chunk); the loop then counts columns.
+        RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>((byte*)r.X + start * sizeX, (byte*)r.Y + start * sizeY,
             g == null ? null : g + start * sizeX, l == null ? null : l + start * sizeX,
-            vectors, k, ~TV.Zero, r.Statistics, ref sums);
+            vectors, k, ~TV.Zero, r.Statistics, ref sums, posWeights, classWeights, (int)(start % k.FactorPeriod));
 
         long i = start + vectors * TV.Count;
         if (i < end)
@@ -268,7 +355,8 @@ public static unsafe class MultiLabelCpu
             byte* xs = buffers, ys = buffers + BufferBytes, gs = buffers + 2 * BufferBytes, ls = buffers + 3 * BufferBytes;
             Buffer.MemoryCopy((byte*)r.X + i * sizeX, xs, BufferBytes, n * sizeX);
             Buffer.MemoryCopy((byte*)r.Y + i * sizeY, ys, BufferBytes, n * sizeY);
-            RunVectors<TV, TW, TX, TY, TMode, TClip>(xs, ys, g == null ? null : gs, l == null ? null : ls, 1, k, TV.FirstLanes(n), r.Statistics, ref sums);
+            RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(xs, ys, g == null ? null : gs, l == null ? null : ls, 1, k, TV.FirstLanes(n), r.Statistics, ref sums,
+                posWeights, classWeights, (int)(i % k.FactorPeriod));
             if (g != null) Buffer.MemoryCopy(gs, g + i * sizeX, n * sizeX, n * sizeX);
             if (l != null) Buffer.MemoryCopy(ls, l + i * sizeX, n * sizeX, n * sizeX);
         }
@@ -301,26 +389,34 @@ public static unsafe class MultiLabelCpu
     /// section 1, term by term. The whole loop body lives in this one method so that the JIT keeps it in
     /// registers; lanes outside <paramref name="live"/> stay out of the sums.
     /// Work per element, most to least common: negatives with p &lt; clip (whole vectors of them) cost a compare;
-    /// binary targets cost one exp, one log and two divisions; soft targets one log more.
+    /// binary targets cost one exp, one log and two divisions; soft targets one log more. timm's terms
+    /// (<typeparamref name="TSmoothing"/>, <typeparamref name="TFactors"/>): smoothing makes every target soft; the
+    /// factors cost three out-of-line calls per vector.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunVectors<TV, TW, TX, TY, TMode, TClip>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long vectors,
-        in Parameters<TV, TW> k, TV live, bool statistics, ref Sums<TV, TW> sums)
+    private static void RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long vectors,
+        in Parameters<TV, TW> k, TV live, bool statistics, ref Sums<TV, TW> sums, float* posWeights, float* classWeights, int column)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
         var one = TV.One;
         var zero = TV.Zero;
         var lossSum = sums.Loss;
         var invalid = sums.InvalidTargets;
-        bool skipClippedAway = k.SkipClippedAway && !statistics;
+        // With smoothing no target is 0, so no vector is all clipped-away negatives.
+        bool skipClippedAway = k.SkipClippedAway && !statistics && typeof(TSmoothing) != typeof(TermOn);
+        // timm's terms are typeof tests (folded before the JIT imports the blocks) around out-of-line calls (see
+        // Smooth): the loop is close to the JIT's limit of tracked locals (JitMaxLocalsToTrack, 1024), past which its
+        // vectors live on the stack; the paper code's loop measured 2x slower with the terms as static properties.
         for (long v = 0; v < vectors; v++)
         {
             long i = v * TV.Count;
             var x = TV.Load<TX>(xp + i * sizeX);
             var y = TV.Load<TY>(yp + i * sizeY);
             invalid |= InvalidTargets<TV, TW>(y);
+            // timm's smoothing comes before everything else (the statistics below reload the raw labels).
+            if (typeof(TSmoothing) == typeof(TermOn)) y = Smooth(y, k);
             var isNegative = TV.Equal(y, zero);
 
             if (skipClippedAway && TV.All(isNegative & TV.Less(x, k.ClippedAwayLogit)))
@@ -328,6 +424,11 @@ public static unsafe class MultiLabelCpu
                 // Every lane a negative with p < clip: loss and gradient are 0 (and add nothing to the sum).
                 if (TMode.Enabled) TV.Store<TX>(gradientOut + i * sizeX, zero);
                 if (lossOut != null) TV.Store<TX>(lossOut + i * sizeX, zero);
+                if (typeof(TFactors) == typeof(TermOn))
+                {
+                    column += k.ColumnStep;
+                    if (column >= k.FactorPeriod) column -= k.FactorPeriod;
+                }
                 continue;
             }
 
@@ -361,7 +462,7 @@ public static unsafe class MultiLabelCpu
             var dxn = TClip.On ? -s & TV.GreaterOrEqual(p, k.Clip) : -s;
             var pastEpsP = TV.GreaterOrEqual(p, k.Eps);
             var pastEpsXn = TV.GreaterOrEqual(xn, k.Eps);
-            bool binary = typeof(TY) == typeof(UInt8Codec) || TV.All(isNegative | isPositive);
+            bool binary = typeof(TSmoothing) != typeof(TermOn) && (typeof(TY) == typeof(UInt8Codec) || TV.All(isNegative | isPositive));
 
             TV l0, dl0 = zero, reciprocalXn = zero;
             if (binary)
@@ -382,6 +483,13 @@ public static unsafe class MultiLabelCpu
                     var dln = (TClip.On ? dxn * reciprocalXn : -p) & pastEpsXn;
                     dl0 = TV.Select(isPositive, q & pastEpsP, dln);
                 }
+                if (typeof(TFactors) == typeof(TermOn))
+                {
+                    // pos_weight multiplies the positive log term (and its derivative), not the focusing weight.
+                    var positiveFactor = PositiveFactor<TV, TW>(isPositive, posWeights + column);
+                    l0 *= positiveFactor;
+                    dl0 *= positiveFactor;
+                }
             }
             else
             {
@@ -393,11 +501,13 @@ public static unsafe class MultiLabelCpu
                     : TV.Min(-x, zero) - log1pEx;
                 var ln = TV.Select(pastEpsXn, lnUnclamped, k.LogEps);
                 var negY = one - y;
-                l0 = y * lp + negY * ln;
+                if (typeof(TFactors) == typeof(TermOn)) l0 = PositiveWeightedSum<TV, TW>(y, lp, negY, ln, posWeights + column);
+                else l0 = y * lp + negY * ln;
                 if (TMode.Enabled)
                 {
                     var dln = (TClip.On ? dxn * reciprocalXn : -p) & pastEpsXn;
-                    dl0 = y * (q & pastEpsP) + negY * dln;
+                    if (typeof(TFactors) == typeof(TermOn)) dl0 = PositiveWeightedSum<TV, TW>(y, q & pastEpsP, negY, dln, posWeights + column);
+                    else dl0 = y * (q & pastEpsP) + negY * dln;
                 }
             }
 
@@ -423,7 +533,9 @@ public static unsafe class MultiLabelCpu
             }
             // A NaN logit must give a NaN loss and gradient (as in PyTorch) even where a clamp or select hid it.
             var isNaN = ~TV.Equal(x, x);
+            // The class weight rescales loss and gradient after focusing.
             var loss = -(l0 * w) | isNaN;
+            if (typeof(TFactors) == typeof(TermOn)) loss = ScaleByFactors<TV, TW>(loss, classWeights + column);    // NaN stays NaN
 
             if (TMode.Enabled)
             {
@@ -433,18 +545,25 @@ public static unsafe class MultiLabelCpu
                     var dpt = binary ? TV.Select(isPositive, s, dxn) : y * s + (one - y) * dxn;
                     d += l0 * (~TV.Equal(g, zero) & -(g * wPrime * dpt));   // pow's gradient is exactly 0 where g == 0
                 }
+                if (typeof(TFactors) == typeof(TermOn)) d = ScaleByFactors<TV, TW>(d, classWeights + column);
                 TV.Store<TX>(gradientOut + i * sizeX, (d * k.NegatedGradientScale) | isNaN);
             }
             if (lossOut != null) TV.Store<TX>(lossOut + i * sizeX, loss);
             lossSum = TV.AddWidened(lossSum, loss & live);
             if (statistics)
             {
+                if (typeof(TSmoothing) == typeof(TermOn)) y = LoadTargets<TV, TW, TY>(yp + i * sizeY);   // adaptive asymmetry reads the raw labels
                 var yLive = y & live;
                 var negYLive = (one - y) & live;
                 sums.PPositive = TV.AddWidened(sums.PPositive, pExact * yLive);
                 sums.CountPositive = TV.AddWidened(sums.CountPositive, yLive);
                 sums.PNegative = TV.AddWidened(sums.PNegative, pExact * negYLive);
                 sums.CountNegative = TV.AddWidened(sums.CountNegative, negYLive);
+            }
+            if (typeof(TFactors) == typeof(TermOn))
+            {
+                column += k.ColumnStep;
+                if (column >= k.FactorPeriod) column -= k.FactorPeriod;
             }
         }
         sums.Loss = lossSum;
@@ -455,6 +574,36 @@ public static unsafe class MultiLabelCpu
         static TV Pow(TW logBasisLower, TW logBasisUpper, TV g) =>
             TV.Select(TV.Equal(g, TV.Zero), TV.One, TV.ExpOfProduct(logBasisLower, logBasisUpper, g));
     }
+
+    // timm's terms, out of line: inlined, their temporaries would push RunVectors past the JIT's limit of tracked
+    // locals (JitMaxLocalsToTrack, 1024), and then its vectors would live on the stack. A call costs a few ns per
+    // vector, only where the term is in use.
+
+    /// <summary>y' = y (1 - s) + s/2.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TV Smooth<TV, TW>(TV y, in Parameters<TV, TW> k) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        TV.MultiplyAdd(y, k.OneMinusSmoothing, k.HalfSmoothing);
+
+    /// <summary>The raw targets again (the statistics ignore smoothing).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TV LoadTargets<TV, TW, TY>(byte* source) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged where TY : IElementCodec =>
+        TV.Load<TY>(source);
+
+    /// <summary><paramref name="value"/> times the factors of the vector's classes, from a by-column array.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TV ScaleByFactors<TV, TW>(TV value, float* factors) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        value * TV.Load<Float32Codec>(factors);
+
+    /// <summary>y pw term + (1 - y) other: pos_weight (by column) on the positive term of a soft target.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TV PositiveWeightedSum<TV, TW>(TV y, TV positiveTerm, TV negY, TV negativeTerm, float* posWeights)
+        where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        y * TV.Load<Float32Codec>(posWeights) * positiveTerm + negY * negativeTerm;
+
+    /// <summary>pos_weight of the vector's classes in positive lanes, 1 in the others.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TV PositiveFactor<TV, TW>(TV isPositive, float* posWeights) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        TV.Select(isPositive, TV.Load<Float32Codec>(posWeights), TV.One);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> IntPow(Vector256<float> basis, int exponent) =>
@@ -522,3 +671,16 @@ internal struct NoClipping : IClipMode
 {
     public static bool On => false;
 }
+
+/// <summary>
+/// Whether one of timm's terms (docs/timm.md) is in the loop: <see cref="TermOn"/> or <see cref="TermOff"/> as the
+/// type argument <c>TSmoothing</c> (label smoothing s &gt; 0) or <c>TFactors</c> (pos_weight and/or the per-class
+/// weight, read by column, 1 where unset). The loop tests them as typeof(T) == typeof(TermOn), which the JIT folds
+/// while it imports the method, so the paper code's instantiation never even imports the terms' code. batchmean is
+/// no term of the loop, only the scale of the sum and of the gradient.
+/// </summary>
+internal interface ITimmTerm;
+
+internal struct TermOn : ITimmTerm;
+
+internal struct TermOff : ITimmTerm;

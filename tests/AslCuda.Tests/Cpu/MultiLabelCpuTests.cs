@@ -306,24 +306,28 @@ public class MultiLabelCpuTests
         Assert.That(() => new AslOptions() with { GammaNeg = -2 }, Throws.InstanceOf<ArgumentOutOfRangeException>(), "with-copies are checked too");
     }
 
-    private static T[] Poisoned<T>(int count, T poison) { var a = new T[count]; Array.Fill(a, poison); return a; }
+    internal static T[] Poisoned<T>(int count, T poison) { var a = new T[count]; Array.Fill(a, poison); return a; }
 
-    private static float[] Poisoned(int count) => Poisoned(count, float.NaN);
+    internal static float[] Poisoned(int count) => Poisoned(count, float.NaN);
 
-    /// <summary>Runs the fused pass on poisoned outputs and compares loss and gradient with the oracle.</summary>
-    private static void CheckAgainstOracle<TLogit, TTarget>(double[] x, double[] y, TLogit[] xs, TTarget[] ys, AslOptions o, double tolerance, string what)
+    /// <summary>
+    /// Runs the fused pass on poisoned outputs and compares loss and gradient with the oracle; <paramref name="classes"/>
+    /// is C of the [N, C] input (timm's batchmean and per-class factors).
+    /// </summary>
+    internal static void CheckAgainstOracle<TLogit, TTarget>(double[] x, double[] y, TLogit[] xs, TTarget[] ys, AslOptions o, double tolerance, string what,
+        int classes = 0)
         where TLogit : unmanaged where TTarget : unmanaged
     {
         var poison = PoisonValue<TLogit>();
         var gradient = Poisoned(xs.Length, poison);
         var elementLoss = o.Reduction == AslReduction.None ? Poisoned(xs.Length, poison) : [];
-        double loss = MultiLabelCpu.Compute<TLogit, TTarget>(xs, ys, o, gradient, elementLoss);
+        double loss = MultiLabelCpu.Compute<TLogit, TTarget>(xs, ys, o, gradient, elementLoss, classes);
 
-        var refLoss = MultiLabelReference.Loss(x, y, o);
-        var refGradient = MultiLabelReference.Gradient(x, y, o);
+        var refLoss = MultiLabelReference.Loss(x, y, o, classes);
+        var refGradient = MultiLabelReference.Gradient(x, y, o, classes);
         var actualLoss = o.Reduction == AslReduction.None ? ToDoubles(elementLoss) : [loss];
         CheckClose(actualLoss, refLoss, tolerance, "loss " + what);
-        CheckClose(ToDoubles(gradient), refGradient, tolerance, "gradient " + what, MultiLabelReference.GradientMagnitude(x, y, o));
+        CheckClose(ToDoubles(gradient), refGradient, tolerance, "gradient " + what, MultiLabelReference.GradientMagnitude(x, y, o, classes));
     }
 
     /// <summary>
@@ -345,13 +349,13 @@ public class MultiLabelCpuTests
             Assert.That(actual.All(v => Math.Abs(v) < Float32Underflow), what);
     }
 
-    private static T PoisonValue<T>() where T : unmanaged =>
+    internal static T PoisonValue<T>() where T : unmanaged =>
         typeof(T) == typeof(float) ? (T)(object)float.NaN
         : typeof(T) == typeof(double) ? (T)(object)double.NaN
         : typeof(T) == typeof(Half) ? (T)(object)Half.NaN
         : (T)(object)(BFloat16)float.NaN;
 
-    private static double[] ToDoubles<T>(T[] values) where T : unmanaged => Array.ConvertAll(values, v => v switch
+    internal static double[] ToDoubles<T>(T[] values) where T : unmanaged => Array.ConvertAll(values, v => v switch
     {
         float f => f,
         double d => d,
