@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Collections.Concurrent;
 
 namespace AslCuda.Gpu;
@@ -33,7 +34,9 @@ internal sealed class Once<T>(Func<T> create)
 /// <summary>Per-key values created once (one creation at a time per key); a failed creation is evicted so the next call retries.</summary>
 internal static class OnceCache
 {
-    public static TValue Get<TKey, TValue>(ConcurrentDictionary<TKey, Lazy<TValue>> cache, TKey key, Func<TKey, TValue> create)
+    // The annotation is Lazy<T>'s own (its parameterless constructor makes a T); the trimmed GPU check needs it stated.
+    public static TValue Get<TKey, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] TValue>(
+        ConcurrentDictionary<TKey, Lazy<TValue>> cache, TKey key, Func<TKey, TValue> create)
         where TKey : notnull
     {
         var entry = cache.GetOrAdd(key, k => new Lazy<TValue>(() => create(k)));
