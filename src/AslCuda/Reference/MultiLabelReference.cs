@@ -16,25 +16,14 @@ public static class MultiLabelReference
     }
 
     /// <summary>d loss_elem / dx, with PyTorch's clamp and pow gradient conventions.</summary>
-    public static double ElementGradient(double x, double y, AslOptions options, int column = 0) => GradientTerms(x, y, options, column).Value;
-
-    /// <summary>
-    /// The gradient's expression evaluated with the absolute value of every term. A float32 evaluation's
-    /// rounding error is a few ulps of this, not of the gradient, which cancels where p is close to a soft
-    /// target (the gradient p - y without focusing): tests scale their tolerance by it.
-    /// </summary>
-    public static double ElementGradientMagnitude(double x, double y, AslOptions options, int column = 0) =>
-        GradientTerms(x, y, options, column).Magnitude;
-
-    private static (double Value, double Magnitude) GradientTerms(double x, double y, AslOptions options, int column)
+    public static double ElementGradient(double x, double y, AslOptions options, int column = 0)
     {
         var e = Evaluate(x, y, options, column);
-        var (value, magnitude) = UnweightedGradientTerms(e, options);
-        return (value * e.ClassWeight, magnitude * e.ClassWeight);
+        return UnweightedGradient(e, options) * e.ClassWeight;
     }
 
     /// <summary>The gradient before the per-class weight, which multiplies it like a constant.</summary>
-    private static (double Value, double Magnitude) UnweightedGradientTerms(Element e, AslOptions options)
+    private static double UnweightedGradient(Element e, AslOptions options)
     {
         double clip = options.Clip;
         double y = e.Y, posY = e.Y * e.PosWeight;                       // the positive log term carries pos_weight
@@ -44,16 +33,12 @@ public static class MultiLabelReference
         double dlp = e.P >= options.Eps ? e.Q : 0;                      // (1/p) * s
         double dln = e.Xn >= options.Eps ? dxn / e.Xn : 0;              // clamp(min=eps) passes where v >= eps
         double dl0 = posY * dlp + (1 - y) * dln;
-        double dl0Magnitude = Math.Abs(posY * dlp) + Math.Abs((1 - y) * dln);
         if (options.DetachFocalWeight || !options.HasFocusing)
-            return (-(e.W * dl0), Math.Abs(e.W) * dl0Magnitude);
+            return -(e.W * dl0);
 
-        // L0 = y pw lp + (1 - y) ln adds two logs of probabilities (both <= 0): it does not cancel.
         double dpt = y * s + (1 - y) * dxn;
-        double dptMagnitude = Math.Abs(y * s) + Math.Abs((1 - y) * dxn);
         double dwScale = e.G == 0 ? 0 : -e.G * Math.Pow(e.OneMinusPt, e.G - 1);
-        return (-(e.W * dl0 + e.L0 * dwScale * dpt),
-                Math.Abs(e.W) * dl0Magnitude + Math.Abs(e.L0 * dwScale) * dptMagnitude);
+        return -(e.W * dl0 + e.L0 * dwScale * dpt);
     }
 
     /// <summary>
@@ -88,18 +73,6 @@ public static class MultiLabelReference
         for (int i = 0; i < x.Length; i++)
             grad[i] = scale * ElementGradient(x[i], y[i], options, Column(i, classes));
         return grad;
-    }
-
-    /// <summary><see cref="ElementGradientMagnitude"/> for every element, scaled as <see cref="Gradient"/>.</summary>
-    public static double[] GradientMagnitude(ReadOnlySpan<double> x, ReadOnlySpan<double> y, AslOptions options, int classes = 0)
-    {
-        CheckLengths(x, y);
-        options.CheckShape(x.Length, classes);
-        double scale = ReductionScale(x.Length, classes, options);
-        var magnitude = new double[x.Length];
-        for (int i = 0; i < x.Length; i++)
-            magnitude[i] = scale * ElementGradientMagnitude(x[i], y[i], options, Column(i, classes));
-        return magnitude;
     }
 
     /// <summary>What the reduction multiplies the sum by: 1/(N*C) for mean, 1/N for batchmean, else 1.</summary>

@@ -116,27 +116,6 @@ public class MultiLabelReferenceTests
         return Math.Pow(1 - pt, o.GammaPos * y + o.GammaNeg * (1 - y));
     }
 
-    [Test]
-    public void GradientMagnitudeBoundsTheGradientAndShowsCancellation()
-    {
-        foreach (var o in TestData.OptionGrid(AslReduction.Sum))
-        foreach (double x in new[] { -30, -3.2, -0.4, 0.0, 0.7, 2.5, 30 })
-        {
-            // Binary targets: one term only, nothing cancels.
-            foreach (double y in new[] { 0.0, 1.0 })
-                Assert.That(MultiLabelReference.ElementGradientMagnitude(x, y, o),
-                    Is.EqualTo(Math.Abs(MultiLabelReference.ElementGradient(x, y, o))).Within(1e-12).Percent, $"x={x} y={y} {o}");
-            foreach (double y in new[] { 0.1, 0.5, 0.93 })
-                Assert.That(MultiLabelReference.ElementGradientMagnitude(x, y, o),
-                    Is.GreaterThanOrEqualTo(Math.Abs(MultiLabelReference.ElementGradient(x, y, o)) * (1 - 1e-12)), $"x={x} y={y} {o}");
-        }
-        // Without focusing the gradient is p - y; at p ~ y it cancels, and the magnitude y(1 - p) + (1 - y)p does not.
-        var bce = new AslOptions { GammaNeg = 0, GammaPos = 0, Clip = 0 };
-        double y0 = 1 / (1 + Math.Exp(-0.3)) + 1e-7;
-        Assert.That(Math.Abs(MultiLabelReference.ElementGradient(0.3, y0, bce)), Is.EqualTo(1e-7).Within(1e-9));
-        Assert.That(MultiLabelReference.ElementGradientMagnitude(0.3, y0, bce), Is.EqualTo(2 * y0 * (1 - y0)).Within(1e-6));
-    }
-
     /// <summary>Finite differences are meaningless within h of a clamp's kink.</summary>
     private static bool NearKink(double x, double y, AslOptions o)
     {
