@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime;
 using AslCuda.Cpu;
 using AslCuda.TorchSharp;
 using TorchSharp;
@@ -18,11 +19,14 @@ internal static class StartupTimings
         var dims = shape.Split('x').Select(int.Parse).ToArray();
         var (xs, ys) = CorePassTimings.Inputs<float, float>(dims[0] * dims[1], seed: 1);
         Func<double> call;
-        if (what == "core")
+        if (what is "core" or "timm")
         {
+            // timm: its defaults (full gradient, batchmean) with smoothing and per-class pos_weight, the loops that
+            // ReadyToRun leaves to the JIT.
             var gradient = new float[xs.Length];
-            var options = new AslOptions();
-            call = () => MultiLabelCpu.Compute<float, float>(xs, ys, options, gradient);
+            var options = what == "core" ? new AslOptions()
+                : AslOptions.TimmDefaults with { Smoothing = 0.1, PosWeight = Enumerable.Range(0, dims[1]).Select(c => 1f + c % 4).ToArray() };
+            call = () => MultiLabelCpu.Compute<float, float>(xs, ys, options, gradient, classes: dims[1]);
         }
         else
         {
@@ -38,13 +42,18 @@ internal static class StartupTimings
             };
         }
 
+        // JIT time and methods compiled on this thread during call 1 (System.Runtime.JitInfo): how much of it is compilation.
+        var jitBefore = JitInfo.GetCompilationTime(currentThread: true);
+        long methodsBefore = JitInfo.GetCompiledMethodCount(currentThread: true);
         double first = Milliseconds(call);
+        double firstJit = (JitInfo.GetCompilationTime(currentThread: true) - jitBefore).TotalMilliseconds;
+        long firstMethods = JitInfo.GetCompiledMethodCount(currentThread: true) - methodsBefore;
         var early = Enumerable.Range(0, 9).Select(_ => Milliseconds(call)).ToArray();
         var warmUp = Stopwatch.StartNew();
         while (warmUp.ElapsedMilliseconds < 1000) call();
         var steady = Enumerable.Range(0, 200).Select(_ => Milliseconds(call)).Order().ToArray();
         double median = steady[steady.Length / 2];
-        Console.WriteLine($"{what,-6} {shape,-9} call 1 {first,9:F3} ms ({first / median,6:F1}x)   calls 2-10 max {early.Max(),8:F3} ms ({early.Max() / median,4:F2}x), " +
+        Console.WriteLine($"{what,-6} {shape,-9} call 1 {first,9:F3} ms ({first / median,6:F1}x, JIT {firstJit:F1} ms for {firstMethods} methods)   calls 2-10 max {early.Max(),8:F3} ms ({early.Max() / median,4:F2}x), " +
                           $"median {early.Order().ElementAt(4),8:F3} ms ({early.Order().ElementAt(4) / median,4:F2}x)   steady median {median,8:F3} ms (p10-p90 {steady[20]:F3}-{steady[180]:F3})");
     }
 
