@@ -4,7 +4,11 @@ using System.Runtime.Intrinsics.X86;
 
 namespace AslCuda.Cpu;
 
-/// <summary>Loads and stores eight (Load, Store) or sixteen (Load512, Store512) elements of one storage type as float32 lanes.</summary>
+/// <summary>
+/// Loads and stores eight (Load, Store) or sixteen (Load512, Store512) elements of one storage type as float32 lanes.
+/// Memory goes through pointer dereferences, not Vector256.Load/Store: ReadyToRun code calls those (a call per load,
+/// twice as slow a loop), where the JIT turns both into one unaligned move.
+/// </summary>
 internal unsafe interface IElementCodec
 {
     static abstract Vector256<float> Load(void* source);
@@ -18,11 +22,11 @@ internal unsafe interface IElementCodec
 internal unsafe struct Float32Codec : IElementCodec
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load(void* source) => Vector256.Load((float*)source);
+    public static Vector256<float> Load(void* source) => *(Vector256<float>*)source;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* destination, Vector256<float> value) => *(Vector256<float>*)destination = value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Load512(void* source) => Vector512.Load((float*)source);
+    public static Vector512<float> Load512(void* source) => *(Vector512<float>*)source;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store512(void* destination, Vector512<float> value) => *(Vector512<float>*)destination = value;
     public static float ToSingle(void* source, nint index) => ((float*)source)[index];
@@ -35,7 +39,7 @@ internal unsafe struct Float64Codec : IElementCodec
     public static Vector256<float> Load(void* source)
     {
         var d = (double*)source;
-        return Vector256.Narrow(Vector256.Load(d), Vector256.Load(d + 4));
+        return Vector256.Narrow(*(Vector256<double>*)d, *(Vector256<double>*)(d + 4));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -50,7 +54,7 @@ internal unsafe struct Float64Codec : IElementCodec
     public static Vector512<float> Load512(void* source)
     {
         var d = (double*)source;
-        return Vector512.Narrow(Vector512.Load(d), Vector512.Load(d + 8));
+        return Vector512.Narrow(*(Vector512<double>*)d, *(Vector512<double>*)(d + 8));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -71,7 +75,7 @@ internal unsafe struct Float16Codec : IElementCodec
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(void* source)
     {
-        var h = Vector256.WidenLower(Vector128.Load((ushort*)source).ToVector256Unsafe());
+        var h = Vector256.WidenLower((*(Vector128<ushort>*)source).ToVector256Unsafe());
         var magnitude = h & Vector256.Create(0x7FFFu);
         var shifted = magnitude << 13;
         // Rebias the exponent by multiplying by 2^112; this also normalizes subnormals exactly.
@@ -107,7 +111,7 @@ internal unsafe struct Float16Codec : IElementCodec
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(void* source)
     {
-        var h = Vector512.WidenLower(Vector256.Load((ushort*)source).ToVector512Unsafe());
+        var h = Vector512.WidenLower((*(Vector256<ushort>*)source).ToVector512Unsafe());
         var magnitude = h & Vector512.Create(0x7FFFu);
         var shifted = magnitude << 13;
         var finite = shifted.AsSingle() * Vector512.Create(BitConverter.Int32BitsToSingle(0x77800000));
@@ -139,7 +143,7 @@ internal unsafe struct BFloat16Codec : IElementCodec
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(void* source) =>
-        (Vector256.WidenLower(Vector128.Load((ushort*)source).ToVector256Unsafe()) << 16).AsSingle();
+        (Vector256.WidenLower((*(Vector128<ushort>*)source).ToVector256Unsafe()) << 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* destination, Vector256<float> value)
@@ -154,7 +158,7 @@ internal unsafe struct BFloat16Codec : IElementCodec
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(void* source) =>
-        (Vector512.WidenLower(Vector256.Load((ushort*)source).ToVector512Unsafe()) << 16).AsSingle();
+        (Vector512.WidenLower((*(Vector256<ushort>*)source).ToVector512Unsafe()) << 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store512(void* destination, Vector512<float> value)
@@ -188,7 +192,7 @@ internal unsafe struct UInt8Codec : IElementCodec
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(void* source)
     {
-        var words = Vector256.WidenLower(Vector128.Load((byte*)source).ToVector256Unsafe());
+        var words = Vector256.WidenLower((*(Vector128<byte>*)source).ToVector256Unsafe());
         return Vector512.ConvertToSingle(Vector512.WidenLower(words.ToVector512Unsafe()).AsInt32());
     }
 
