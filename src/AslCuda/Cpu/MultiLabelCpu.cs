@@ -394,8 +394,10 @@ public static unsafe class MultiLabelCpu
         where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
-        long vectors = count / TV.Count;
-        int tail = (int)(count - vectors * TV.Count);
+        int lanes = TV.Count;
+        long vectors = count / lanes;
+        int tail = (int)(count - vectors * lanes);
+        long tailOffset = vectors * lanes;
         // The ragged tail goes through the same loop body as one more vector, a zero-padded copy (0 is a valid logit
         // and target in every format), so every element gets the same arithmetic; padding lanes are masked out of the
         // sums and never copied back. The stackalloc also keeps this method from ever running as tier-0 code: the JIT
@@ -404,12 +406,7 @@ public static unsafe class MultiLabelCpu
         const int BufferBytes = 16 * sizeof(double);                    // sixteen lanes of the widest element
         byte* buffers = stackalloc byte[4 * BufferBytes];
         byte* xs = buffers, ys = buffers + BufferBytes, gs = buffers + 2 * BufferBytes, ls = buffers + 3 * BufferBytes;
-        if (tail > 0)
-        {
-            new Span<byte>(buffers, 4 * BufferBytes).Clear();
-            Buffer.MemoryCopy(xp + vectors * TV.Count * sizeX, xs, BufferBytes, tail * sizeX);
-            Buffer.MemoryCopy(yp + vectors * TV.Count * sizeY, ys, BufferBytes, tail * sizeY);
-        }
+        if (tail > 0) CopyTailIn(buffers, 4 * BufferBytes, xp + tailOffset * sizeX, xs, tail * sizeX, yp + tailOffset * sizeY, ys, tail * sizeY);
         var one = TV.One;
         var zero = TV.Zero;
         var live = ~zero;
@@ -420,7 +417,7 @@ public static unsafe class MultiLabelCpu
         // timm's terms are typeof tests (folded before the JIT imports the blocks) around out-of-line calls (see
         // Smooth): the loop is close to the JIT's limit of tracked locals (JitMaxLocalsToTrack, 1024), past which its
         // vectors live on the stack; the paper code's loop measured 2x slower with the terms as static properties.
-        long stepX = TV.Count * sizeX, stepY = TV.Count * sizeY;
+        long stepX = lanes * sizeX, stepY = lanes * sizeY;
         byte* xAt = xp, yAt = yp, gradientAt = gradientOut, lossAt = lossOut;
         for (long v = 0, loops = vectors + (tail > 0 ? 1 : 0); v < loops; v++, xAt += stepX, yAt += stepY, gradientAt += stepX, lossAt += stepX)
         {
@@ -612,11 +609,23 @@ public static unsafe class MultiLabelCpu
         sums.InvalidTargets = invalid;
         if (tail > 0)
         {
-            long tailStart = vectors * TV.Count * sizeX;
-            if (gradientOut != null) Buffer.MemoryCopy(gs, gradientOut + tailStart, tail * sizeX, tail * sizeX);
-            if (lossOut != null) Buffer.MemoryCopy(ls, lossOut + tailStart, tail * sizeX, tail * sizeX);
+            if (gradientOut != null) CopyTailOut(gs, gradientOut + tailOffset * sizeX, tail * sizeX);
+            if (lossOut != null) CopyTailOut(ls, lossOut + tailOffset * sizeX, tail * sizeX);
         }
     }
+
+    // The tail's copies, out of line: inlined, their temporaries would push RunVectors past the JIT's inlining limits
+    // (see Smooth), and then it calls vector helpers per vector (and ReadyToRun gives up on it).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CopyTailIn(byte* buffers, int bufferBytes, byte* x, byte* xs, int xBytes, byte* y, byte* ys, int yBytes)
+    {
+        new Span<byte>(buffers, bufferBytes).Clear();
+        Buffer.MemoryCopy(x, xs, xBytes, xBytes);
+        Buffer.MemoryCopy(y, ys, yBytes, yBytes);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CopyTailOut(byte* source, byte* destination, int bytes) => Buffer.MemoryCopy(source, destination, bytes, bytes);
 
     /// <summary>
     /// Adaptive asymmetry's sums of p and of the counts over positives and negatives. Out of line (only asked for by
