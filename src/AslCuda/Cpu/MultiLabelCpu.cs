@@ -134,7 +134,9 @@ public static unsafe class MultiLabelCpu
     /// The methods from Run to the loop: fully optimized from their first call. Where this assembly is precompiled
     /// (ReadyToRun, see AslCuda.csproj: READY_TO_RUN) that is its precompiled code, and AggressiveOptimization would
     /// make the runtime ignore it and JIT-compile them (50-100 ms at a process's first call); elsewhere it keeps them
-    /// from starting as tier-0 code, which runs every vector wrapper as a call (~100x slower).
+    /// from starting as tier-0 code, which runs every vector wrapper as a call (~100x slower). Where the precompiled
+    /// code cannot run (no AVX-512: the image assumes x86-64-v4) the small methods start as tier-0 code and the loop,
+    /// whose stackalloc rules out tier 0, is compiled optimized at its first call.
     /// </summary>
     private const MethodImplOptions JitOnlyOptimization =
 #if READY_TO_RUN
