@@ -4,7 +4,7 @@ using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 // `core`: Stopwatch table of the CPU pass alone (ns/element/core, GB/s, % of a copy); `core timm`: the same for
-// timm's terms against the paper code's defaults. `startup core|fused NxC`:
+// timm's terms against the paper code's defaults. `startup core|timm|fused NxC`:
 // the first calls of this process against its steady state. Anything else goes to
 // BenchmarkDotNet: a short in-process job keeps a full run within minutes on a 2-core machine and reuses this
 // build (its patched native TorchSharp library included); pass BenchmarkDotNet's own flags to change it.
@@ -18,7 +18,7 @@ if (args is ["core", "timm"])
     AslCuda.Bench.CorePassTimings.RunTimm();
     return;
 }
-if (args is ["startup", var what and ("core" or "fused"), var shape])
+if (args is ["startup", var what and ("core" or "timm" or "fused"), var shape])
 {
     AslCuda.Bench.StartupTimings.Run(what, shape);
     return;

@@ -51,22 +51,24 @@ internal unsafe interface IFloatLanes<TSelf, TWide>
     /// <summary>2^n for whole n in float's normal exponent range.</summary>
     static abstract TSelf ScaleByPowerOfTwo(TSelf value, TSelf n);
 
-    /// <summary>Splits positive normal x into x = m 2^e, m in [0.5, 1); returns (e, m).</summary>
-    static abstract (TSelf Exponent, TSelf Mantissa) Decompose(TSelf x);
+    /// <summary>Splits positive normal x into x = m 2^e, m in [0.5, 1); returns e. (No tuples here or below:
+    /// ReadyToRun does not precompile code that builds a ValueTuple of vectors.)</summary>
+    static abstract TSelf Decompose(TSelf x, out TSelf mantissa);
 
     static abstract TSelf Load<TCodec>(void* source) where TCodec : IElementCodec;
     static abstract void Store<TCodec>(void* destination, TSelf value) where TCodec : IElementCodec;
 
     static abstract TWide AddWidened(TWide sum, TSelf value);
     static abstract double Sum(TWide sum);
-    static abstract (TWide Lower, TWide Upper) LogWidened(TSelf value);
+    /// <summary>log of each lane in float64: the lower half's, and the upper half's in <paramref name="upper"/>.</summary>
+    static abstract TWide LogWidened(TSelf value, out TWide upper);
 
     /// <summary>e^(g log b) with the product formed in float64 (see <see cref="MultiLabelCpu"/>'s pow).</summary>
     static abstract TSelf ExpOfProduct(TWide logLower, TWide logUpper, TSelf g);
 }
 
 /// <summary>Eight float32 lanes (AVX2, or AVX-512VL encodings where the JIT has them).</summary>
-internal readonly unsafe struct FloatLanes256(Vector256<float> value) : IFloatLanes<FloatLanes256, Vector256<double>>
+internal readonly unsafe struct FloatLanes256(Vector256<float> value) : IFloatLanes<FloatLanes256, DoubleLanes256>
 {
     public readonly Vector256<float> Value = value;
 
@@ -86,9 +88,9 @@ internal readonly unsafe struct FloatLanes256(Vector256<float> value) : IFloatLa
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 operator |(FloatLanes256 a, FloatLanes256 b) => new(a.Value | b.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 operator ~(FloatLanes256 a) => new(~a.Value);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 MultiplyAdd(FloatLanes256 a, FloatLanes256 b, FloatLanes256 c) => new(Vector256.MultiplyAddEstimate(a.Value, b.Value, c.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 Min(FloatLanes256 a, FloatLanes256 b) => new(Vector256.MinNative(a.Value, b.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 Max(FloatLanes256 a, FloatLanes256 b) => new(Vector256.MaxNative(a.Value, b.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 MultiplyAdd(FloatLanes256 a, FloatLanes256 b, FloatLanes256 c) => new(Fma.IsSupported ? Fma.MultiplyAdd(a.Value, b.Value, c.Value) : Vector256.MultiplyAddEstimate(a.Value, b.Value, c.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 Min(FloatLanes256 a, FloatLanes256 b) => new(Avx.IsSupported ? Avx.Min(a.Value, b.Value) : Vector256.MinNative(a.Value, b.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 Max(FloatLanes256 a, FloatLanes256 b) => new(Avx.IsSupported ? Avx.Max(a.Value, b.Value) : Vector256.MaxNative(a.Value, b.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 Abs(FloatLanes256 a) => new(Vector256.Abs(a.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 Floor(FloatLanes256 a) => new(Vector256.Floor(a.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 Select(FloatLanes256 mask, FloatLanes256 whereSet, FloatLanes256 whereClear) => new(Vector256.ConditionalSelect(mask.Value, whereSet.Value, whereClear.Value));
@@ -105,42 +107,41 @@ internal readonly unsafe struct FloatLanes256(Vector256<float> value) : IFloatLa
         new(value.Value * (Vector256.ConvertToInt32(n.Value) + Vector256.Create(127) << 23).AsSingle());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (FloatLanes256 Exponent, FloatLanes256 Mantissa) Decompose(FloatLanes256 x)
+    public static FloatLanes256 Decompose(FloatLanes256 x, out FloatLanes256 mantissa)
     {
         var bits = x.Value.AsInt32();
-        return (new(Vector256.ConvertToSingle((bits >>> 23) - Vector256.Create(126))),
-                new(((bits & Vector256.Create(0x007FFFFF)) | Vector256.Create(0x3F000000)).AsSingle()));
+        mantissa = new(((bits & Vector256.Create(0x007FFFFF)) | Vector256.Create(0x3F000000)).AsSingle());
+        return new(Vector256.ConvertToSingle((bits >>> 23) - Vector256.Create(126)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes256 Load<TCodec>(void* source) where TCodec : IElementCodec => new(TCodec.Load(source));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store<TCodec>(void* destination, FloatLanes256 value) where TCodec : IElementCodec => TCodec.Store(destination, value.Value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<double> AddWidened(Vector256<double> sum, FloatLanes256 value)
+    public static DoubleLanes256 AddWidened(DoubleLanes256 sum, FloatLanes256 value)
     {
-        var (lower, upper) = Vector256.Widen(value.Value);
-        return sum + lower + upper;
+        return new(sum.Value + Vector256.WidenLower(value.Value) + Vector256.WidenUpper(value.Value));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static double Sum(Vector256<double> sum) => Vector256.Sum(sum);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static double Sum(DoubleLanes256 sum) => Vector256.Sum(sum.Value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (Vector256<double> Lower, Vector256<double> Upper) LogWidened(FloatLanes256 value)
+    public static DoubleLanes256 LogWidened(FloatLanes256 value, out DoubleLanes256 upper)
     {
-        var (lower, upper) = Vector256.Widen(value.Value);
-        return (Vector256.Log(lower), Vector256.Log(upper));
+        upper = new(Vector256.Log(Vector256.WidenUpper(value.Value)));
+        return new(Vector256.Log(Vector256.WidenLower(value.Value)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static FloatLanes256 ExpOfProduct(Vector256<double> logLower, Vector256<double> logUpper, FloatLanes256 g)
+    public static FloatLanes256 ExpOfProduct(DoubleLanes256 logLower, DoubleLanes256 logUpper, FloatLanes256 g)
     {
-        var (gLower, gUpper) = Vector256.Widen(g.Value);
-        return new(Vector256.Narrow(Vector256.Exp(gLower * logLower), Vector256.Exp(gUpper * logUpper)));
+        return new(Vector256.Narrow(Vector256.Exp(Vector256.WidenLower(g.Value) * logLower.Value),
+                                    Vector256.Exp(Vector256.WidenUpper(g.Value) * logUpper.Value)));
     }
 }
 
 /// <summary>Sixteen float32 lanes (AVX-512).</summary>
-internal readonly unsafe struct FloatLanes512(Vector512<float> value) : IFloatLanes<FloatLanes512, Vector512<double>>
+internal readonly unsafe struct FloatLanes512(Vector512<float> value) : IFloatLanes<FloatLanes512, DoubleLanes512>
 {
     public readonly Vector512<float> Value = value;
 
@@ -161,9 +162,9 @@ internal readonly unsafe struct FloatLanes512(Vector512<float> value) : IFloatLa
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 operator |(FloatLanes512 a, FloatLanes512 b) => new(a.Value | b.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 operator ~(FloatLanes512 a) => new(~a.Value);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 MultiplyAdd(FloatLanes512 a, FloatLanes512 b, FloatLanes512 c) => new(Vector512.MultiplyAddEstimate(a.Value, b.Value, c.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 Min(FloatLanes512 a, FloatLanes512 b) => new(Vector512.MinNative(a.Value, b.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 Max(FloatLanes512 a, FloatLanes512 b) => new(Vector512.MaxNative(a.Value, b.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 MultiplyAdd(FloatLanes512 a, FloatLanes512 b, FloatLanes512 c) => new(Avx512F.FusedMultiplyAdd(a.Value, b.Value, c.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 Min(FloatLanes512 a, FloatLanes512 b) => new(Avx512F.Min(a.Value, b.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 Max(FloatLanes512 a, FloatLanes512 b) => new(Avx512F.Max(a.Value, b.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 Abs(FloatLanes512 a) => new(Vector512.Abs(a.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 Floor(FloatLanes512 a) => new(Vector512.Floor(a.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 Select(FloatLanes512 mask, FloatLanes512 whereSet, FloatLanes512 whereClear) => new(Vector512.ConditionalSelect(mask.Value, whereSet.Value, whereClear.Value));
@@ -181,33 +182,50 @@ internal readonly unsafe struct FloatLanes512(Vector512<float> value) : IFloatLa
 
     /// <summary>vgetexpps and vgetmantps: exponent and mantissa in one instruction each.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (FloatLanes512 Exponent, FloatLanes512 Mantissa) Decompose(FloatLanes512 x) =>
+    public static FloatLanes512 Decompose(FloatLanes512 x, out FloatLanes512 mantissa)
+    {
         // getexp gives floor(log2 x) for m in [1, 2); the [0.5, 1) convention of the polynomial needs one more.
-        (new(Avx512F.GetExponent(x.Value) + Vector512<float>.One), new(Avx512F.GetMantissa(x.Value, 0b0010)));
+        mantissa = new(Avx512F.GetMantissa(x.Value, 0b0010));
+        return new(Avx512F.GetExponent(x.Value) + Vector512<float>.One);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatLanes512 Load<TCodec>(void* source) where TCodec : IElementCodec => new(TCodec.Load512(source));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store<TCodec>(void* destination, FloatLanes512 value) where TCodec : IElementCodec => TCodec.Store512(destination, value.Value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<double> AddWidened(Vector512<double> sum, FloatLanes512 value)
+    public static DoubleLanes512 AddWidened(DoubleLanes512 sum, FloatLanes512 value)
     {
-        var (lower, upper) = Vector512.Widen(value.Value);
-        return sum + lower + upper;
+        return new(sum.Value + Vector512.WidenLower(value.Value) + Vector512.WidenUpper(value.Value));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static double Sum(Vector512<double> sum) => Vector512.Sum(sum);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (Vector512<double> Lower, Vector512<double> Upper) LogWidened(FloatLanes512 value)
-    {
-        var (lower, upper) = Vector512.Widen(value.Value);
-        return (Vector512.Log(lower), Vector512.Log(upper));
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static double Sum(DoubleLanes512 sum) => Vector512.Sum(sum.Value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static FloatLanes512 ExpOfProduct(Vector512<double> logLower, Vector512<double> logUpper, FloatLanes512 g)
+    public static DoubleLanes512 LogWidened(FloatLanes512 value, out DoubleLanes512 upper)
     {
-        var (gLower, gUpper) = Vector512.Widen(g.Value);
-        return new(Vector512.Narrow(Vector512.Exp(gLower * logLower), Vector512.Exp(gUpper * logUpper)));
+        upper = new(Vector512.Log(Vector512.WidenUpper(value.Value)));
+        return new(Vector512.Log(Vector512.WidenLower(value.Value)));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatLanes512 ExpOfProduct(DoubleLanes512 logLower, DoubleLanes512 logUpper, FloatLanes512 g)
+    {
+        return new(Vector512.Narrow(Vector512.Exp(Vector512.WidenLower(g.Value) * logLower.Value),
+                                    Vector512.Exp(Vector512.WidenUpper(g.Value) * logUpper.Value)));
+    }
+}
+
+/// <summary>
+/// Four float64 lanes, the sums of <see cref="FloatLanes256"/>. A type of this assembly rather than Vector256&lt;double&gt;
+/// itself: ReadyToRun only precompiles generic instantiations whose type arguments all belong to this assembly.
+/// </summary>
+internal readonly struct DoubleLanes256(Vector256<double> value)
+{
+    public readonly Vector256<double> Value = value;
+}
+
+/// <summary>Eight float64 lanes, the sums of <see cref="FloatLanes512"/> (see <see cref="DoubleLanes256"/>).</summary>
+internal readonly struct DoubleLanes512(Vector512<double> value)
+{
+    public readonly Vector512<double> Value = value;
 }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace AslCuda.Cpu;
 
@@ -130,6 +131,21 @@ public static unsafe class MultiLabelCpu
     }
 
     /// <summary>
+    /// The methods from Run to the loop: fully optimized from their first call. Where this assembly is precompiled
+    /// (ReadyToRun, see AslCuda.csproj: READY_TO_RUN) that is its precompiled code, and AggressiveOptimization would
+    /// make the runtime ignore it and JIT-compile them (50-100 ms at a process's first call); elsewhere it keeps them
+    /// from starting as tier-0 code, which runs every vector wrapper as a call (~100x slower). Where the precompiled
+    /// code cannot run (no AVX-512: the image assumes x86-64-v4) the small methods start as tier-0 code and the loop,
+    /// whose stackalloc rules out tier 0, is compiled optimized at its first call.
+    /// </summary>
+    private const MethodImplOptions JitOnlyOptimization =
+#if READY_TO_RUN
+        0;
+#else
+        MethodImplOptions.AggressiveOptimization;
+#endif
+
+    /// <summary>
     /// Forces 256-bit (256) or 512-bit (512) vectors for calls made on this thread; null picks 512 where the
     /// hardware accelerates it. Lets the tests check both loop bodies on one machine.
     /// </summary>
@@ -145,9 +161,8 @@ public static unsafe class MultiLabelCpu
         public readonly bool Wide = VectorBitsOverride is { } bits ? bits == 512 : Vector512.IsHardwareAccelerated;
     }
 
-    // Every method from here to the loop body is compiled fully optimized on its first call: under tiered
-    // compilation tier-0 code would run the first calls of a process at a fraction of the speed.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Every method from here to the loop body is optimized code from its first call (see JitOnlyOptimization).
+    [MethodImpl(JitOnlyOptimization)]
     private static double Run(AslDataType logitType, AslDataType targetType, in Request request, out AslStatistics statistics)
     {
         if (!logitType.IsFloatingPoint())
@@ -167,7 +182,7 @@ public static unsafe class MultiLabelCpu
         };
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(JitOnlyOptimization)]
     private static double RunTyped<TX, TY>(in Request request, out AslStatistics statistics)
         where TX : IElementCodec where TY : IElementCodec
     {
@@ -179,14 +194,14 @@ public static unsafe class MultiLabelCpu
             : RunWidth<TX, TY, FullGradient>(request, out statistics);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(JitOnlyOptimization)]
     private static double RunWidth<TX, TY, TMode>(in Request request, out AslStatistics statistics)
         where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode =>
         request.Options.Clip > 0
             ? RunWidth<TX, TY, TMode, Clipping>(request, out statistics)
             : RunWidth<TX, TY, TMode, NoClipping>(request, out statistics);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(JitOnlyOptimization)]
     private static double RunWidth<TX, TY, TMode, TClip>(in Request request, out AslStatistics statistics)
         where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode
     {
@@ -202,14 +217,14 @@ public static unsafe class MultiLabelCpu
         };
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(JitOnlyOptimization)]
     private static double RunWidth<TX, TY, TMode, TClip, TSmoothing, TFactors>(in Request request, out AslStatistics statistics)
         where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm =>
         request.Wide
-            ? RunMode<FloatLanes512, Vector512<double>, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, out statistics)
-            : RunMode<FloatLanes256, Vector256<double>, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, out statistics);
+            ? RunMode<FloatLanes512, DoubleLanes512, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, out statistics)
+            : RunMode<FloatLanes256, DoubleLanes256, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, out statistics);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(JitOnlyOptimization)]
     private static double RunMode<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(Request request, out AslStatistics statistics)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
         where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
@@ -319,7 +334,7 @@ public static unsafe class MultiLabelCpu
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(JitOnlyOptimization)]
     private static Partial RunChunk<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(in Request r, in Parameters<TV, TW> k, int chunk)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
         where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
@@ -327,7 +342,6 @@ public static unsafe class MultiLabelCpu
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
         long start = (long)chunk * ChunkLength;
         long end = Math.Min(start + ChunkLength, r.Count);
-        long vectors = (end - start) / TV.Count;
         byte* g = (byte*)r.Gradient, l = (byte*)r.ElementLoss;
         var sums = new Sums<TV, TW>();
         // The factor arrays live on the pinned object heap: their addresses hold for the whole call.
@@ -340,26 +354,7 @@ public static unsafe class MultiLabelCpu
         // The column of the chunk's first element (one division per chunk); the loop then counts columns.
         RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>((byte*)r.X + start * sizeX, (byte*)r.Y + start * sizeY,
             g == null ? null : g + start * sizeX, l == null ? null : l + start * sizeX,
-            vectors, k, ~TV.Zero, r.Statistics, ref sums, posWeights, classWeights, (int)(start % k.FactorPeriod));
-
-        long i = start + vectors * TV.Count;
-        if (i < end)
-        {
-            // The ragged tail goes through the same vector code on a zero-padded copy (0 is a valid logit and
-            // target in every format), so every element gets the same arithmetic; padding lanes are masked
-            // out of the sums and never copied back.
-            int n = (int)(end - i);
-            const int BufferBytes = 16 * sizeof(double);                // sixteen lanes of the widest element
-            byte* buffers = stackalloc byte[4 * BufferBytes];
-            new Span<byte>(buffers, 4 * BufferBytes).Clear();
-            byte* xs = buffers, ys = buffers + BufferBytes, gs = buffers + 2 * BufferBytes, ls = buffers + 3 * BufferBytes;
-            Buffer.MemoryCopy((byte*)r.X + i * sizeX, xs, BufferBytes, n * sizeX);
-            Buffer.MemoryCopy((byte*)r.Y + i * sizeY, ys, BufferBytes, n * sizeY);
-            RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(xs, ys, g == null ? null : gs, l == null ? null : ls, 1, k, TV.FirstLanes(n), r.Statistics, ref sums,
-                posWeights, classWeights, (int)(i % k.FactorPeriod));
-            if (g != null) Buffer.MemoryCopy(gs, g + i * sizeX, n * sizeX, n * sizeX);
-            if (l != null) Buffer.MemoryCopy(ls, l + i * sizeX, n * sizeX, n * sizeX);
-        }
+            end - start, k, r.Statistics, ref sums, posWeights, classWeights, (int)(start % k.FactorPeriod));
 
         return new Partial
         {
@@ -385,23 +380,38 @@ public static unsafe class MultiLabelCpu
     }
 
     /// <summary>
-    /// Loss, gradient and statistics of <paramref name="vectors"/> groups of <c>TV.Count</c> elements: ASL.md
+    /// Loss, gradient and statistics of <paramref name="count"/> elements, <c>TV.Count</c> at a time: ASL.md
     /// section 1, term by term. The whole loop body lives in this one method so that the JIT keeps it in
-    /// registers; lanes outside <paramref name="live"/> stay out of the sums.
+    /// registers. No vector goes in or out by value (the sums by reference): ReadyToRun does not precompile a method
+    /// with vectors in its signature, nor one that calls such a method.
     /// Work per element, most to least common: negatives with p &lt; clip (whole vectors of them) cost a compare;
     /// binary targets cost one exp, one log and two divisions; soft targets one log more. timm's terms
     /// (<typeparamref name="TSmoothing"/>, <typeparamref name="TFactors"/>): smoothing makes every target soft; the
     /// factors cost three out-of-line calls per vector.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long vectors,
-        in Parameters<TV, TW> k, TV live, bool statistics, ref Sums<TV, TW> sums, float* posWeights, float* classWeights, int column)
+    [MethodImpl(JitOnlyOptimization)]
+    private static void RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long count,
+        in Parameters<TV, TW> k, bool statistics, ref Sums<TV, TW> sums, float* posWeights, float* classWeights, int column)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
         where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
+        int lanes = TV.Count;
+        long vectors = count / lanes;
+        int tail = (int)(count - vectors * lanes);
+        long tailOffset = vectors * lanes;
+        // The ragged tail goes through the same loop body as one more vector, a zero-padded copy (0 is a valid logit
+        // and target in every format), so every element gets the same arithmetic; padding lanes are masked out of the
+        // sums and never copied back. The stackalloc also keeps this method from ever running as tier-0 code: the JIT
+        // cannot put OSR patchpoints in a method with stackalloc, so where no ReadyToRun code is there for it, it
+        // compiles the loop optimized at once.
+        const int BufferBytes = 16 * sizeof(double);                    // sixteen lanes of the widest element
+        byte* buffers = stackalloc byte[4 * BufferBytes];
+        byte* xs = buffers, ys = buffers + BufferBytes, gs = buffers + 2 * BufferBytes, ls = buffers + 3 * BufferBytes;
+        if (tail > 0) CopyTailIn(buffers, 4 * BufferBytes, xp + tailOffset * sizeX, xs, tail * sizeX, yp + tailOffset * sizeY, ys, tail * sizeY);
         var one = TV.One;
         var zero = TV.Zero;
+        var live = ~zero;
         var lossSum = sums.Loss;
         var invalid = sums.InvalidTargets;
         // With smoothing no target is 0, so no vector is all clipped-away negatives.
@@ -409,21 +419,34 @@ public static unsafe class MultiLabelCpu
         // timm's terms are typeof tests (folded before the JIT imports the blocks) around out-of-line calls (see
         // Smooth): the loop is close to the JIT's limit of tracked locals (JitMaxLocalsToTrack, 1024), past which its
         // vectors live on the stack; the paper code's loop measured 2x slower with the terms as static properties.
-        for (long v = 0; v < vectors; v++)
+        long stepX = lanes * sizeX, stepY = lanes * sizeY;
+        byte* xAt = xp, yAt = yp, gradientAt = gradientOut, lossAt = lossOut;
+        for (long v = 0, loops = vectors + (tail > 0 ? 1 : 0); v < loops; v++, xAt += stepX, yAt += stepY, gradientAt += stepX, lossAt += stepX)
         {
-            long i = v * TV.Count;
-            var x = TV.Load<TX>(xp + i * sizeX);
-            var y = TV.Load<TY>(yp + i * sizeY);
+            if (v == vectors)
+            {
+                xAt = xs;
+                yAt = ys;
+                gradientAt = gs;
+                lossAt = ls;
+                live = TV.FirstLanes(tail);
+            }
+            var x = TV.Load<TX>(xAt);
+            var y = TV.Load<TY>(yAt);
             invalid |= InvalidTargets<TV, TW>(y);
             // timm's smoothing comes before everything else (the statistics below reload the raw labels).
-            if (typeof(TSmoothing) == typeof(TermOn)) y = Smooth(y, k);
+            if (typeof(TSmoothing) == typeof(TermOn))
+            {
+                Smooth(y, k, out var smoothed);
+                y = smoothed;
+            }
             var isNegative = TV.Equal(y, zero);
 
             if (skipClippedAway && TV.All(isNegative & TV.Less(x, k.ClippedAwayLogit)))
             {
                 // Every lane a negative with p < clip: loss and gradient are 0 (and add nothing to the sum).
-                if (TMode.Enabled) TV.Store<TX>(gradientOut + i * sizeX, zero);
-                if (lossOut != null) TV.Store<TX>(lossOut + i * sizeX, zero);
+                if (TMode.Enabled) TV.Store<TX>(gradientAt, zero);
+                if (lossOut != null) TV.Store<TX>(lossAt, zero);
                 if (typeof(TFactors) == typeof(TermOn))
                 {
                     column += k.ColumnStep;
@@ -486,7 +509,7 @@ public static unsafe class MultiLabelCpu
                 if (typeof(TFactors) == typeof(TermOn))
                 {
                     // pos_weight multiplies the positive log term (and its derivative), not the focusing weight.
-                    var positiveFactor = PositiveFactor<TV, TW>(isPositive, posWeights + column);
+                    PositiveFactor<TV, TW>(isPositive, posWeights + column, out var positiveFactor);
                     l0 *= positiveFactor;
                     dl0 *= positiveFactor;
                 }
@@ -501,12 +524,20 @@ public static unsafe class MultiLabelCpu
                     : TV.Min(-x, zero) - log1pEx;
                 var ln = TV.Select(pastEpsXn, lnUnclamped, k.LogEps);
                 var negY = one - y;
-                if (typeof(TFactors) == typeof(TermOn)) l0 = PositiveWeightedSum<TV, TW>(y, lp, negY, ln, posWeights + column);
+                if (typeof(TFactors) == typeof(TermOn))
+                {
+                    PositiveWeightedSum<TV, TW>(y, lp, negY, ln, posWeights + column, out var weighted);
+                    l0 = weighted;
+                }
                 else l0 = y * lp + negY * ln;
                 if (TMode.Enabled)
                 {
                     var dln = (TClip.On ? dxn * reciprocalXn : -p) & pastEpsXn;
-                    if (typeof(TFactors) == typeof(TermOn)) dl0 = PositiveWeightedSum<TV, TW>(y, q & pastEpsP, negY, dln, posWeights + column);
+                    if (typeof(TFactors) == typeof(TermOn))
+                    {
+                        PositiveWeightedSum<TV, TW>(y, q & pastEpsP, negY, dln, posWeights + column, out var weighted);
+                        dl0 = weighted;
+                    }
                     else dl0 = y * (q & pastEpsP) + negY * dln;
                 }
             }
@@ -526,16 +557,22 @@ public static unsafe class MultiLabelCpu
                 {
                     var negY = one - y;
                     if (!binary) g = k.GammaPos * y + k.GammaNeg * negY;
-                    var (logBasisLower, logBasisUpper) = TV.LogWidened(y * q + negY * oneMinusXn);
-                    w = Pow(logBasisLower, logBasisUpper, g);
-                    if (TMode.Full) wPrime = Pow(logBasisLower, logBasisUpper, g - one);
+                    var basis = y * q + negY * oneMinusXn;
+                    var exponent = g;
+                    Pow<TV, TW>(basis, exponent, TMode.Full, out var power, out var powerBelow);
+                    w = power;
+                    wPrime = powerBelow;
                 }
             }
             // A NaN logit must give a NaN loss and gradient (as in PyTorch) even where a clamp or select hid it.
             var isNaN = ~TV.Equal(x, x);
             // The class weight rescales loss and gradient after focusing.
             var loss = -(l0 * w) | isNaN;
-            if (typeof(TFactors) == typeof(TermOn)) loss = ScaleByFactors<TV, TW>(loss, classWeights + column);    // NaN stays NaN
+            if (typeof(TFactors) == typeof(TermOn))
+            {
+                ScaleByFactors<TV, TW>(loss, classWeights + column, out var scaled);    // NaN stays NaN
+                loss = scaled;
+            }
 
             if (TMode.Enabled)
             {
@@ -545,20 +582,24 @@ public static unsafe class MultiLabelCpu
                     var dpt = binary ? TV.Select(isPositive, s, dxn) : y * s + (one - y) * dxn;
                     d += l0 * (~TV.Equal(g, zero) & -(g * wPrime * dpt));   // pow's gradient is exactly 0 where g == 0
                 }
-                if (typeof(TFactors) == typeof(TermOn)) d = ScaleByFactors<TV, TW>(d, classWeights + column);
-                TV.Store<TX>(gradientOut + i * sizeX, (d * k.NegatedGradientScale) | isNaN);
+                if (typeof(TFactors) == typeof(TermOn))
+                {
+                    ScaleByFactors<TV, TW>(d, classWeights + column, out var scaled);
+                    d = scaled;
+                }
+                TV.Store<TX>(gradientAt, (d * k.NegatedGradientScale) | isNaN);
             }
-            if (lossOut != null) TV.Store<TX>(lossOut + i * sizeX, loss);
+            if (lossOut != null) TV.Store<TX>(lossAt, loss);
             lossSum = TV.AddWidened(lossSum, loss & live);
             if (statistics)
             {
-                if (typeof(TSmoothing) == typeof(TermOn)) y = LoadTargets<TV, TW, TY>(yp + i * sizeY);   // adaptive asymmetry reads the raw labels
-                var yLive = y & live;
-                var negYLive = (one - y) & live;
-                sums.PPositive = TV.AddWidened(sums.PPositive, pExact * yLive);
-                sums.CountPositive = TV.AddWidened(sums.CountPositive, yLive);
-                sums.PNegative = TV.AddWidened(sums.PNegative, pExact * negYLive);
-                sums.CountNegative = TV.AddWidened(sums.CountNegative, negYLive);
+                if (typeof(TSmoothing) == typeof(TermOn))
+                {
+                    LoadTargets<TV, TW, TY>(yAt, out var rawTargets);   // adaptive asymmetry reads the raw labels
+                    y = rawTargets;
+                }
+                var (targets, probability) = (y, pExact);
+                AddStatistics(ref sums, targets, probability, live);
             }
             if (typeof(TFactors) == typeof(TermOn))
             {
@@ -568,46 +609,93 @@ public static unsafe class MultiLabelCpu
         }
         sums.Loss = lossSum;
         sums.InvalidTargets = invalid;
+        if (tail > 0)
+        {
+            if (gradientOut != null) CopyTailOut(gs, gradientOut + tailOffset * sizeX, tail * sizeX);
+            if (lossOut != null) CopyTailOut(ls, lossOut + tailOffset * sizeX, tail * sizeX);
+        }
+    }
 
-        // b^g = e^(g log b) with pow(b, 0) = 1 (also for b = 0) and pow(0, g > 0) = 0. The exponent is formed in
-        // float64: in float32 its rounding error, |g log b| ulps, would show in tiny weights such as 1e-30.
-        static TV Pow(TW logBasisLower, TW logBasisUpper, TV g) =>
-            TV.Select(TV.Equal(g, TV.Zero), TV.One, TV.ExpOfProduct(logBasisLower, logBasisUpper, g));
+    // The tail's copies, out of line: inlined, their temporaries would push RunVectors past the JIT's inlining limits
+    // (see Smooth), and then it calls vector helpers per vector (and ReadyToRun gives up on it).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CopyTailIn(byte* buffers, int bufferBytes, byte* x, byte* xs, int xBytes, byte* y, byte* ys, int yBytes)
+    {
+        new Span<byte>(buffers, bufferBytes).Clear();
+        Buffer.MemoryCopy(x, xs, xBytes, xBytes);
+        Buffer.MemoryCopy(y, ys, yBytes, yBytes);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CopyTailOut(byte* source, byte* destination, int bytes) => Buffer.MemoryCopy(source, destination, bytes, bytes);
+
+    /// <summary>
+    /// Adaptive asymmetry's sums of p and of the counts over positives and negatives. Out of line (only asked for by
+    /// adaptive asymmetry): inlined, it would push RunVectors past the JIT's inlining limits (see Smooth).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AddStatistics<TV, TW>(ref Sums<TV, TW> sums, in TV y, in TV p, in TV live)
+        where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
+    {
+        var yLive = y & live;
+        var negYLive = (TV.One - y) & live;
+        sums.PPositive = TV.AddWidened(sums.PPositive, p * yLive);
+        sums.CountPositive = TV.AddWidened(sums.CountPositive, yLive);
+        sums.PNegative = TV.AddWidened(sums.PNegative, p * negYLive);
+        sums.CountNegative = TV.AddWidened(sums.CountNegative, negYLive);
+    }
+
+    /// <summary>
+    /// b^g and, when <paramref name="derivative"/>, b^(g - 1), as e^(g log b) with pow(b, 0) = 1 (also for b = 0) and
+    /// pow(0, g &gt; 0) = 0. The exponent is formed in float64: in float32 its rounding error, |g log b| ulps, would show
+    /// in tiny weights such as 1e-30. Out of line (only non-integer gammas and soft targets need it) and by reference:
+    /// the BCL's float64 exp and log it calls, and vectors passed by value, keep ReadyToRun from precompiling a
+    /// method, and this one is small enough to JIT fully optimized on first use.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Pow<TV, TW>(in TV basis, in TV g, bool derivative, out TV power, out TV powerBelow)
+        where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
+    {
+        var logLower = TV.LogWidened(basis, out var logUpper);
+        power = TV.Select(TV.Equal(g, TV.Zero), TV.One, TV.ExpOfProduct(logLower, logUpper, g));
+        var gBelow = g - TV.One;
+        powerBelow = derivative ? TV.Select(TV.Equal(gBelow, TV.Zero), TV.One, TV.ExpOfProduct(logLower, logUpper, gBelow)) : TV.Zero;
     }
 
     // timm's terms, out of line: inlined, their temporaries would push RunVectors past the JIT's limit of tracked
     // locals (JitMaxLocalsToTrack, 1024), and then its vectors would live on the stack. A call costs a few ns per
-    // vector, only where the term is in use.
+    // vector, only where the term is in use. Vectors go by reference: ReadyToRun does not precompile a call that
+    // passes them by value.
 
     /// <summary>y' = y (1 - s) + s/2.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static TV Smooth<TV, TW>(TV y, in Parameters<TV, TW> k) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
-        TV.MultiplyAdd(y, k.OneMinusSmoothing, k.HalfSmoothing);
+    private static void Smooth<TV, TW>(in TV y, in Parameters<TV, TW> k, out TV smoothed) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        smoothed = TV.MultiplyAdd(y, k.OneMinusSmoothing, k.HalfSmoothing);
 
     /// <summary>The raw targets again (the statistics ignore smoothing).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static TV LoadTargets<TV, TW, TY>(byte* source) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged where TY : IElementCodec =>
-        TV.Load<TY>(source);
+    private static void LoadTargets<TV, TW, TY>(byte* source, out TV targets) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged where TY : IElementCodec =>
+        targets = TV.Load<TY>(source);
 
     /// <summary><paramref name="value"/> times the factors of the vector's classes, from a by-column array.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static TV ScaleByFactors<TV, TW>(TV value, float* factors) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
-        value * TV.Load<Float32Codec>(factors);
+    private static void ScaleByFactors<TV, TW>(in TV value, float* factors, out TV scaled) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        scaled = value * TV.Load<Float32Codec>(factors);
 
     /// <summary>y pw term + (1 - y) other: pos_weight (by column) on the positive term of a soft target.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static TV PositiveWeightedSum<TV, TW>(TV y, TV positiveTerm, TV negY, TV negativeTerm, float* posWeights)
+    private static void PositiveWeightedSum<TV, TW>(in TV y, in TV positiveTerm, in TV negY, in TV negativeTerm, float* posWeights, out TV sum)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
-        y * TV.Load<Float32Codec>(posWeights) * positiveTerm + negY * negativeTerm;
+        sum = y * TV.Load<Float32Codec>(posWeights) * positiveTerm + negY * negativeTerm;
 
     /// <summary>pos_weight of the vector's classes in positive lanes, 1 in the others.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static TV PositiveFactor<TV, TW>(TV isPositive, float* posWeights) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
-        TV.Select(isPositive, TV.Load<Float32Codec>(posWeights), TV.One);
+    private static void PositiveFactor<TV, TW>(in TV isPositive, float* posWeights, out TV factor) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged =>
+        factor = TV.Select(isPositive, TV.Load<Float32Codec>(posWeights), TV.One);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> IntPow(Vector256<float> basis, int exponent) =>
-        IntPow<FloatLanes256, Vector256<double>>(new(basis), exponent).Value;
+        IntPow<FloatLanes256, DoubleLanes256>(new(basis), exponent).Value;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV IntPow<TV, TW>(TV basis, int exponent) where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
@@ -623,7 +711,7 @@ public static unsafe class MultiLabelCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<double> AddWidened(Vector256<double> sum, Vector256<float> v) => FloatLanes256.AddWidened(sum, new(v));
+    internal static Vector256<double> AddWidened(Vector256<double> sum, Vector256<float> v) => FloatLanes256.AddWidened(new(sum), new(v)).Value;
 
     /// <summary>All bits set in lanes whose target is outside [0, 1] or NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -14,10 +14,10 @@ internal static class VectorMath
     private const float MinNormalLog = -87.33654f;   // ln(float.MinNormal)
 
     /// <summary>e^x; results below float's normal range flush to 0, x &gt; 88 gives +inf.</summary>
-    public static Vector256<float> Exp(Vector256<float> x) => Exp<FloatLanes256, Vector256<double>>(new(x)).Value;
+    public static Vector256<float> Exp(Vector256<float> x) => Exp<FloatLanes256, DoubleLanes256>(new(x)).Value;
 
     /// <summary>Natural log for positive normal x.</summary>
-    public static Vector256<float> Log(Vector256<float> x) => Log<FloatLanes256, Vector256<double>>(new(x)).Value;
+    public static Vector256<float> Log(Vector256<float> x) => Log<FloatLanes256, DoubleLanes256>(new(x)).Value;
 
     /// <summary>e^x; results below float's normal range flush to 0, x &gt; 88 gives +inf.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -56,7 +56,7 @@ internal static class VectorMath
     public static TLanes Log<TLanes, TWide>(TLanes x) where TLanes : unmanaged, IFloatLanes<TLanes, TWide> where TWide : unmanaged
     {
         // x = m 2^e with m in [sqrt(1/2), sqrt(2)), then log x = log m + e ln2.
-        var (e, m) = TLanes.Decompose(x);                                   // m in [0.5, 1)
+        var e = TLanes.Decompose(x, out var m);                                 // m in [0.5, 1)
         var small = TLanes.Less(m, TLanes.Create(0.707106781186547524f));
         e -= TLanes.One & small;
         var f = m + (m & small) - TLanes.One;
