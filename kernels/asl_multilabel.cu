@@ -5,9 +5,10 @@
 //   ASL_LOGIT_DTYPE      ASL_DTYPE_FLOAT32 | FLOAT64 | FLOAT16 | BFLOAT16   (math is float32 throughout)
 //   ASL_TARGET_DTYPE     ASL_DTYPE_FLOAT32 (soft targets) | ASL_DTYPE_UINT8 (binary targets)
 //   ASL_GRADIENT         0 forward only | 1 focusing weight detached | 2 gradient through the weight too
+//   ASL_SCALE_GRADIENT   1: multiply the gradient by gradient_scale (mean) | 0: the scale is 1 (sum, none)
 //   ASL_ELEMENT_LOSS     1: write each element's loss (reduction none)
 //   ASL_STATISTICS       1: also sum p*y, y, p*(1-y), 1-y (adaptive asymmetry, ASL.md section 3)
-//   ASL_CLIP             1: xn = min(1 - p + clip, 1)
+//   ASL_CLIP             0 no clip | 1 xn = min(1 - p + clip, 1) with clip >= eps | 2 the same with clip < eps
 //   ASL_GAMMA_MODE       0 no focusing | 1 whole gammas ASL_GAMMA_POS_INT/ASL_GAMMA_NEG_INT | 2 any gammas
 //   ASL_BLOCK_SIZE       threads per block of the main kernel
 #include "asl_common.cuh"
@@ -31,50 +32,159 @@ struct Parameters
     float clip, eps, log_eps, gamma_pos, gamma_neg, gradient_scale;
 };
 
+// An element's loss is -(l0 w): kept as its two factors, so that the running sum takes it with one fma.
 struct ElementResult
 {
-    float loss, gradient, p;
+    float l0, w, gradient, p;
+    __device__ __forceinline__ float loss() const { return -(l0 * w); }
 };
 
-// Binary targets need only the log term that the target selects; float targets are checked per element
-// (0 and 1 take the binary path, soft values evaluate both terms).
-#if ASL_TARGET_DTYPE == ASL_DTYPE_UINT8
-#define ASL_ALWAYS_BINARY 1
-#else
-#define ASL_ALWAYS_BINARY 0
+// 32- and 64-bit logits: e^-|x| within 3 ulp, log1p within 1e-6. 16-bit logits, whose gradient and element
+// losses round to 2^-9 (bfloat16) or 2^-12 (float16): __expf-class e^-|x| and log1p within 1.2e-5.
+#define ASL_PRECISE (sizeof(Logit) >= 4)
+#define ASL_PRECISE_EXP ASL_PRECISE
+__device__ __forceinline__ float log1p_logits(float a) { return ASL_PRECISE ? log1p_fast(a) : log1p_coarse(a); }
+
+#if ASL_CLIP
+// d log xn / dx = -pt ut / xn for a negative, xn = min(pt + clip, 1), where ut >= clip (clamp(max=1) passes
+// there, tested on ut, whose rounding near the kink is far finer than that of pt + clip) and xn >= eps (which
+// needs a test only where clip < eps). AboveClip: the caller knows ut > clip, so xn = pt + clip <= 1 (to
+// rounding) and the first test passes.
+template <bool AboveClip>
+__device__ __forceinline__ float negative_log_derivative(float pt, float ut, const Parameters& k)
+{
+    const float xn = AboveClip ? pt + k.clip : fminf(pt + k.clip, 1.0f);
+    bool passes = AboveClip || !(ut < k.clip);
+#if ASL_CLIP == 2
+    passes = passes && !(xn < k.eps);
+#endif
+    return passes ? __fdividef(-(pt * ut), xn) : 0.0f;  // xn in [clip, 1]: 2 ulp
+}
 #endif
 
-// One element, term by term as in ASL.md section 1 (PyTorch's clamp and pow gradient conventions).
-// Comparisons are written so that a NaN logit takes the computing side and gives a NaN loss and gradient.
-// `positive` is y != 0 (the caller tests it once per element).
-__device__ __forceinline__ ElementResult asl_element(float x, float y, bool positive, const Parameters& k)
+// A 0/1 target (uint8 always; float32 where the whole pack is 0/1), in the frame of its class: z = x for a
+// positive, -x for a negative, so pt = sigmoid(z) is the probability of the target's class and ut = 1 - pt the
+// other one (both from e^-|x|, neither cancels). Term by term it is ASL.md section 1 with y fixed:
+//   positive: l0 = log max(pt, eps)                 = min(z, 0) - log1p(e^-|x|), clamped at log eps
+//   negative: l0 = log max(xn, eps), xn = min(pt + clip, 1)  = log1p(clip - ut), exactly 0 where ut <= clip
+//   w = base^g with base = ut (positive) or max(ut - clip, 0) (negative), PyTorch's pow and clamp conventions.
+// One log per element (of the term the target selects), none for a negative with ut <= clip (loss and gradient
+// exactly 0 there: most negatives once training is under way); a division only for the negatives' 1/xn.
+// A NaN logit makes pt, ut and the log argument NaN: loss and gradient are NaN (every clamp keeps NaN).
+__device__ __forceinline__ ElementResult binary_element(float x, bool positive, const Parameters& k)
 {
-    const Sigmoid s = fast_sigmoid<(sizeof(Logit) >= 4)>(x);
+    const float z = positive ? x : -x;
+    const Sigmoid s = fast_sigmoid<ASL_PRECISE_EXP>(z);
+    const float pt = s.p, ut = s.q;
+
+#if ASL_GRADIENT != 0
+    // d l0 / dx: positive (1/pt) d pt/dx = ut, 0 where pt < eps (clamp(min=eps) passes where pt >= eps);
+    // negative with clip (1/xn) d xn/dx, negative_log_derivative below; without clip l0 = log max(pt, eps)
+    // for a negative too, and d/dx = -d/dz.
+#if ASL_CLIP
+    float dl0 = pt < k.eps ? 0.0f : ut;
+#else
+    float dl0 = pt < k.eps ? 0.0f : positive ? ut : -ut;
+#endif
+#endif
+#if ASL_CLIP
+    // A negative with ut <= clip has xn = 1: its loss is exactly 0, and so is its gradient where its weight
+    // (ut - clip)^gn vanishes there (whole gn >= 1): then nothing else is evaluated for it.
+#define ASL_SKIP_COVERS_GRADIENT (ASL_GAMMA_MODE == 1 && ASL_GAMMA_NEG_INT >= 1)
+    float log_term = 0.0f;
+#if ASL_SKIP_COVERS_GRADIENT
+    float negative_base = 0.0f;
+#else
+    const float negative_base = clamp_min(ut - k.clip, 0.0f);
+#if ASL_GRADIENT != 0
+    if (!positive) dl0 = negative_log_derivative<false>(pt, ut, k);
+#endif
+#endif
+    if (positive || !(ut <= k.clip))
+    {
+        log_term = log1p_logits(positive ? s.e : k.clip - ut);
+#if ASL_SKIP_COVERS_GRADIENT
+        negative_base = ut - k.clip;                    // > 0 here
+#if ASL_GRADIENT != 0
+        if (!positive) dl0 = negative_log_derivative<true>(pt, ut, k);
+#endif
+#endif
+    }
+#if ASL_SKIP_COVERS_GRADIENT && ASL_GRADIENT != 0
+    else
+    {
+        dl0 = 0.0f;
+    }
+#endif
+    const float l0 = clamp_min(positive ? fminf(z, 0.0f) - log_term : log_term, k.log_eps);
+    const float clip = positive ? 0.0f : k.clip;        // the clip shifts only a negative's probability
+#else
+    const float clip = 0.0f;
+    const float negative_base = ut;
+    const float l0 = clamp_min(fminf(z, 0.0f) - log1p_logits(s.e), k.log_eps);
+#endif
+    (void)clip;
+
+    float w = 1.0f;
+#if ASL_GAMMA_MODE != 0
+    const float g = positive ? k.gamma_pos : k.gamma_neg;
+#if ASL_GAMMA_MODE == 1
+    w = positive ? pow_int<ASL_GAMMA_POS_INT>(ut) : pow_int<ASL_GAMMA_NEG_INT>(negative_base);
+#if ASL_GRADIENT == 2
+    const float w_prime = positive ? pow_int<(ASL_GAMMA_POS_INT > 0 ? ASL_GAMMA_POS_INT - 1 : 0)>(ut)
+                                   : pow_int<(ASL_GAMMA_NEG_INT > 0 ? ASL_GAMMA_NEG_INT - 1 : 0)>(negative_base);
+#endif
+#else
+    const float base = positive ? ut : negative_base;
+    w = pow_fast(base, g);
+#if ASL_GRADIENT == 2
+    const float w_prime = pow_fast(base, g - 1.0f);
+#endif
+#endif
+    (void)g;
+#endif
+    (void)negative_base;
+
+    ElementResult r;
+    r.l0 = l0;
+    r.w = w;
+    r.p = positive ? pt : ut;
+    r.gradient = 0.0f;
+#if ASL_GRADIENT != 0
+    float d = w * dl0;                                          // d(l0 w)/dx, the weight detached
+#if ASL_GRADIENT == 2
+    // d base / dx = -pt ut (positive), pt ut (negative; 0 where ut < clip, the clamp at 0); pow's gradient
+    // is 0 where g == 0.
+    const float dbase = positive ? -(pt * ut) : ut < clip ? 0.0f : pt * ut;
+    d += g == 0.0f ? 0.0f : l0 * (g * w_prime * dbase);
+#endif
+    r.gradient = ASL_SCALE_GRADIENT ? -d * k.gradient_scale : -d;   // loss = -(l0 w)
+#endif
+    return r;
+}
+
+// A soft target y in [0, 1] (float32 targets only): both log terms and the weight of the mixed 1 - pt.
+// Term by term as in ASL.md section 1 (PyTorch's clamp and pow gradient conventions); comparisons are written
+// so that a NaN logit takes the computing side and gives a NaN loss and gradient.
+__device__ __forceinline__ ElementResult soft_element(float x, float y, const Parameters& k)
+{
+    const Sigmoid s = fast_sigmoid<ASL_PRECISE_EXP>(x);
     const float p = s.p, q = s.q, neg_y = 1.0f - y;
     (void)q;                                             // forward-only variants without clip or focusing need only p
-    const bool binary = ASL_ALWAYS_BINARY || y == 0.0f || y == 1.0f;
 
     // l0 = y lp + (1 - y) ln with lp = log max(p, eps) = max(log p, log eps), ln = log max(xn, eps).
-    // Without clip both logs come from one softplus. With clip ln = log(min(1 - p + clip, 1))
-    // = log1p(min(clip - p, 0)), exactly 0 where p <= clip: no log is evaluated there (most negatives once
-    // training is under way), and a 0/1 target evaluates only the log of the term it selects.
 #if ASL_CLIP
     const float xn = fminf(q + k.clip, 1.0f);           // a NaN p still reaches l0, w and the gradient
-    const float clip_term = clamp_max(k.clip - p, 0.0f);
-    // 0/1 targets (always for uint8, checked per element for float) evaluate one log, soft targets two.
-    float log_term = 0.0f;
-    if (!binary || positive || !(p <= k.clip)) log_term = log1p_fast(binary && !positive ? clip_term : s.e);
-    const float lp = clamp_min(log_sigmoid(x, log_term), k.log_eps);
-    float ln_log = binary ? log_term : 0.0f;            // a skipped binary negative's log_term is its exact 0
-    if (!binary && !(p <= k.clip)) ln_log = log1p_fast(clip_term);
+    const float lp = clamp_min(log_sigmoid(x, log1p_logits(s.e)), k.log_eps);
+    // ln = log(min(1 - p + clip, 1)) = log1p(min(clip - p, 0)), exactly 0 where p <= clip.
+    const float ln_log = p <= k.clip ? 0.0f : log1p_logits(clamp_max(k.clip - p, 0.0f));
     const float ln = xn < k.eps ? k.log_eps : ln_log;
-    const float l0 = binary ? (positive ? lp : ln) : y * lp + neg_y * ln;
 #else
-    const float softplus = log1p_fast(s.e);
+    const float softplus = log1p_logits(s.e);
     const float lp = clamp_min(log_sigmoid(x, softplus), k.log_eps);
     const float ln = clamp_min(log_one_minus_sigmoid(x, softplus), k.log_eps);
-    const float l0 = binary ? (positive ? lp : ln) : y * lp + neg_y * ln;
 #endif
+    const float l0 = y * lp + neg_y * ln;
 
     // Focusing weight w = (1 - pt)^g with 1 - pt = y(1 - p) + (1 - y)(1 - xn); w_prime = (1 - pt)^(g - 1).
     float w = 1.0f;
@@ -84,33 +194,17 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, bool posi
 #else
     const float one_minus_xn = p;
 #endif
-    const float g = ASL_ALWAYS_BINARY ? (positive ? k.gamma_pos : k.gamma_neg) : k.gamma_pos * y + k.gamma_neg * neg_y;
+    const float g = k.gamma_pos * y + k.gamma_neg * neg_y;
+    const float basis = y * q + neg_y * one_minus_xn;
+    w = pow_fast(basis, g);
 #if ASL_GRADIENT == 2
-    float w_prime = 0.0f;
+    const float w_prime = pow_fast(basis, g - 1.0f);
 #endif
-#if ASL_GAMMA_MODE == 1
-    if (binary)
-    {
-        // Whole gammas and a binary target: the weight is a product, no exp/log.
-        w = positive ? pow_int<ASL_GAMMA_POS_INT>(q) : pow_int<ASL_GAMMA_NEG_INT>(one_minus_xn);
-#if ASL_GRADIENT == 2
-        w_prime = positive ? pow_int<(ASL_GAMMA_POS_INT > 0 ? ASL_GAMMA_POS_INT - 1 : 0)>(q)
-                           : pow_int<(ASL_GAMMA_NEG_INT > 0 ? ASL_GAMMA_NEG_INT - 1 : 0)>(one_minus_xn);
-#endif
-    }
-    else
-#endif
-    {
-        const float basis = ASL_ALWAYS_BINARY ? (positive ? q : one_minus_xn) : y * q + neg_y * one_minus_xn;
-        w = pow_fast(basis, g);
-#if ASL_GRADIENT == 2
-        w_prime = pow_fast(basis, g - 1.0f);
-#endif
-    }
 #endif
 
     ElementResult r;
-    r.loss = -(l0 * w);
+    r.l0 = l0;
+    r.w = w;
     r.p = p;
     r.gradient = 0.0f;
 #if ASL_GRADIENT != 0
@@ -124,17 +218,27 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, bool posi
     const float dln = q < k.eps ? 0.0f : -p;            // dxn / xn = -p q / q, xn = q
 #endif
     const float dlp = p < k.eps ? 0.0f : q;             // (1/p) dp/dx, clamp(min=eps) passes where v >= eps
-    float d = w * (ASL_ALWAYS_BINARY ? (positive ? dlp : dln) : y * dlp + neg_y * dln);
+    float d = w * (y * dlp + neg_y * dln);
 #if ASL_GRADIENT == 2
 #if !ASL_CLIP
     const float ds = p * q, dxn = -ds;
 #endif
-    const float dpt = ASL_ALWAYS_BINARY ? (positive ? ds : dxn) : y * ds + neg_y * dxn;
+    const float dpt = y * ds + neg_y * dxn;
     d += g == 0.0f ? 0.0f : l0 * (-(g * w_prime * dpt));   // pow's gradient is exactly 0 where g == 0
 #endif
-    r.gradient = -d * k.gradient_scale;
+    r.gradient = ASL_SCALE_GRADIENT ? -d * k.gradient_scale : -d;
 #endif
     return r;
+}
+
+// One element whose target may be soft (the unaligned head and ragged tail).
+__device__ __forceinline__ ElementResult any_element(float x, float y, const Parameters& k)
+{
+#if ASL_TARGET_DTYPE == ASL_DTYPE_UINT8
+    return binary_element(x, y != 0.0f, k);
+#else
+    return y == 0.0f || y == 1.0f ? binary_element(x, y != 0.0f, k) : soft_element(x, y, k);
+#endif
 }
 
 // Per-thread running sums: loss, then (with statistics) sum p*y, sum y, sum p*(1-y), sum (1-y). Kept in
@@ -153,14 +257,14 @@ struct Sums
     }
 };
 
-// Adds N elements' contributions: summed in float32 first (N <= 16 terms), then once into the
-// compensated sums.
+// Adds N elements' contributions: the losses -(l0 w) summed in float32 first (N <= 16 terms, by fma), then
+// once into the compensated sums.
 template <int N>
-__device__ __forceinline__ void accumulate(Sums& sums, const float (&loss)[N], const float (&p)[N], const float (&y)[N])
+__device__ __forceinline__ void accumulate(Sums& sums, const float (&l0)[N], const float (&w)[N], const float (&p)[N], const float (&y)[N])
 {
-    float l = 0.0f;
+    float l = -(l0[0] * w[0]);
 #pragma unroll
-    for (int i = 0; i < N; i++) l += loss[i];
+    for (int i = 1; i < N; i++) l = fmaf(-l0[i], w[i], l);
     sums.add(0, l);
 #if ASL_STATISTICS
     float py = 0.0f, sy = 0.0f, pn = 0.0f, sn = 0.0f;
@@ -189,23 +293,42 @@ __device__ __forceinline__ void scalar_range(const Logit* x, const Target* y, Lo
     {
         float xf[1] = { LogitCodec::load(x[i]) };
         float yf[1] = { TargetCodec::load(y[i]) };
-        ElementResult r = asl_element(xf[0], yf[0], yf[0] != 0.0f, k);
+        ElementResult r = any_element(xf[0], yf[0], k);
 #if ASL_GRADIENT != 0
         gradient[i] = LogitCodec::store(r.gradient);
 #endif
 #if ASL_ELEMENT_LOSS
-        element_loss[i] = LogitCodec::store(r.loss);
+        element_loss[i] = LogitCodec::store(r.loss());
 #endif
-        float loss[1] = { r.loss }, p[1] = { r.p };
-        accumulate<1>(sums, loss, p, yf);
+        float l0[1] = { r.l0 }, w[1] = { r.w }, p[1] = { r.p };
+        accumulate<1>(sums, l0, w, p, yf);
     }
+}
+
+// Element i of a pack of logits as float32. bfloat16 pairs share a 32-bit word: the first is its lower half
+// shifted up, the second its upper half masked (one integer operation each).
+template <int N>
+__device__ __forceinline__ float decode_logit(const Pack<Logit, N>& pack, int i)
+{
+#if ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16
+    const unsigned int word = reinterpret_cast<const unsigned int*>(&pack.raw)[i / 2];
+    return __uint_as_float(i % 2 == 0 ? word << 16 : word & 0xFFFF0000u);
+#else
+    return LogitCodec::load(pack.element[i]);
+#endif
 }
 
 template <int N>
 __device__ __forceinline__ Pack<Logit, N> encode_pack(const float (&values)[N])
 {
     Pack<Logit, N> pack;
-#if ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16
+#if ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16 && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    // Eight bfloat16, two per cvt (round to nearest even; NaN becomes a quiet NaN).
+    pack.raw.x = LogitCodec::store_pair(values[0], values[1]);
+    pack.raw.y = LogitCodec::store_pair(values[2], values[3]);
+    pack.raw.z = LogitCodec::store_pair(values[4], values[5]);
+    pack.raw.w = LogitCodec::store_pair(values[6], values[7]);
+#elif ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16
     // Eight bfloat16: each word takes the upper halves of two rounded floats (bytes 2, 3 of each).
     pack.raw.x = __byte_perm(LogitCodec::store_high(values[0]), LogitCodec::store_high(values[1]), 0x7632);
     pack.raw.y = __byte_perm(LogitCodec::store_high(values[2]), LogitCodec::store_high(values[3]), 0x7632);
@@ -256,34 +379,93 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
     const asl_index tail = head + packs * ASL_VECTOR;
 
     scalar_range(x, y, gradient, element_loss, 0, head, k, sums);
-    const asl_index stride = (asl_index)gridDim.x * blockDim.x;
-    for (asl_index v = (asl_index)blockIdx.x * blockDim.x + threadIdx.x; v < packs; v += stride)
+    // Grid-stride over packs, counted in elements. With float32 targets the warp votes on soft targets with a
+    // full mask, so all its lanes run the iterations of its first lane and a lane past the last pack sits
+    // them out (the vote is a real barrier of the warp on Volta and later, and on the emulated device).
+    const asl_index step = (asl_index)gridDim.x * blockDim.x * ASL_VECTOR;
+#if ASL_TARGET_DTYPE == ASL_DTYPE_UINT8
+    const asl_index lane_offset = 0;
+#else
+    const asl_index lane_offset = (asl_index)(threadIdx.x & 31) * ASL_VECTOR;
+#endif
+    for (asl_index base = head + ((asl_index)blockIdx.x * blockDim.x + threadIdx.x) * ASL_VECTOR; base - lane_offset < tail;
+         base += step)
     {
-        const asl_index base = head + v * ASL_VECTOR;
-        const Pack<Logit, ASL_VECTOR> xs = load_pack<Logit, ASL_VECTOR>(x + base);
-        const Pack<Target, ASL_VECTOR> ys = load_pack<Target, ASL_VECTOR>(y + base);
-        float yf[ASL_VECTOR], loss[ASL_VECTOR], p[ASL_VECTOR];
+        const bool in_range = lane_offset == 0 || base < tail;
+        Pack<Logit, ASL_VECTOR> xs;
+        Pack<Target, ASL_VECTOR> ys;
+        if (in_range)
+        {
+            xs = load_pack<Logit, ASL_VECTOR>(x + base);
+            ys = load_pack<Target, ASL_VECTOR>(y + base);
+        }
+        else
+        {
+            xs.raw = {};
+            ys.raw = {};
+        }
+        float xf[ASL_VECTOR], yf[ASL_VECTOR], l0[ASL_VECTOR], w[ASL_VECTOR], p[ASL_VECTOR];
 #if ASL_GRADIENT != 0
         float gradient_values[ASL_VECTOR];
 #endif
+        bool positive[ASL_VECTOR];
 #pragma unroll
         for (int i = 0; i < ASL_VECTOR; i++)
         {
+            xf[i] = decode_logit<ASL_VECTOR>(xs, i);
             yf[i] = TargetCodec::load(ys.element[i]);
-            ElementResult r = asl_element(LogitCodec::load(xs.element[i]), yf[i], yf[i] != 0.0f, k);
-            loss[i] = r.loss;
-            p[i] = r.p;
-#if ASL_GRADIENT != 0
-            gradient_values[i] = r.gradient;
+            positive[i] = TargetCodec::is_positive(ys.element[i]);
+        }
+#if ASL_TARGET_DTYPE == ASL_DTYPE_UINT8
+        const bool soft = false;
+#else
+        // y - y^2 (one rounding, by fma) is 0 exactly for y = 0 and y = 1 (NaN and out-of-range values count as
+        // soft). The warp votes, so that it runs one of the two bodies: binary data (the usual case, also as
+        // float32) never executes the soft one.
+        float softness = 0.0f;
+#pragma unroll
+        for (int i = 0; i < ASL_VECTOR; i++) softness += fabsf(fmaf(-yf[i], yf[i], yf[i]));
+        const bool soft = __any_sync(0xFFFFFFFFu, softness != 0.0f);
+        if (!in_range) continue;
 #endif
+        if (soft)
+        {
+#pragma unroll
+            for (int i = 0; i < ASL_VECTOR; i++)
+            {
+                const ElementResult r = soft_element(xf[i], yf[i], k);
+                l0[i] = r.l0;
+                w[i] = r.w;
+                p[i] = r.p;
+#if ASL_GRADIENT != 0
+                gradient_values[i] = r.gradient;
+#endif
+            }
+        }
+        else
+        {
+#pragma unroll
+            for (int i = 0; i < ASL_VECTOR; i++)
+            {
+                const ElementResult r = binary_element(xf[i], positive[i], k);
+                l0[i] = r.l0;
+                w[i] = r.w;
+                p[i] = r.p;
+#if ASL_GRADIENT != 0
+                gradient_values[i] = r.gradient;
+#endif
+            }
         }
 #if ASL_GRADIENT != 0
         store_pack<Logit, ASL_VECTOR>(gradient + base, encode_pack<ASL_VECTOR>(gradient_values));
 #endif
 #if ASL_ELEMENT_LOSS
+        float loss[ASL_VECTOR];
+#pragma unroll
+        for (int i = 0; i < ASL_VECTOR; i++) loss[i] = -(l0[i] * w[i]);
         store_pack<Logit, ASL_VECTOR>(element_loss + base, encode_pack<ASL_VECTOR>(loss));
 #endif
-        accumulate<ASL_VECTOR>(sums, loss, p, yf);
+        accumulate<ASL_VECTOR>(sums, l0, w, p, yf);
     }
     scalar_range(x, y, gradient, element_loss, tail, count, k, sums);
 

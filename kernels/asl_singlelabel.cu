@@ -116,11 +116,12 @@ struct Terms
     float loss, ab, p;                                 // -s w q, a + b, P
 };
 
-// One class of one row from its log-probability q; omp_target = 1 - P_t of the row (only the target uses 1 - P).
-__device__ __forceinline__ Terms class_terms(float q, bool is_target, float omp_target, const Parameters& k)
+// One class of one row from its log-probability q and probability p = e^q; omp_target = 1 - P_t of the row
+// (only the target uses 1 - P).
+__device__ __forceinline__ Terms class_terms(float q, float p, bool is_target, float omp_target, const Parameters& k)
 {
     Terms r;
-    r.p = exp_negative(-q);                            // q <= 0; 3 ulp (asl_common.cuh)
+    r.p = p;
     const float omp = is_target ? omp_target : 1.0f - r.p;
     const float s = is_target ? k.on_target : k.off_target;
     float w, w_prime;
@@ -165,12 +166,19 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
         const TargetIndex t = target[row];
         const bool valid = t >= 0 && t < classes;
         float below_max = 0.0f, maxima = 0.0f, exp_sum_other = 0.0f;
+#if !ASL_RECOMPUTE
+        // e^(x - max) of this pass, kept: P = e^(x - max) / Z is then one multiply, not a second exponential.
+        float p_kept[ASL_VALUES_PER_THREAD];
+#endif
 #pragma unroll
         for (int i = 0; i < ASL_VALUES_PER_THREAD; i++)
         {
             const int c = lane + i * ASL_GROUP_SIZE;
             if (c >= classes) continue;
             const float e = exp_negative(row_max - v[i]);
+#if !ASL_RECOMPUTE
+            p_kept[i] = e;
+#endif
             if (v[i] == row_max) maxima += 1.0f;
             else below_max += e;
             if (c != t) exp_sum_other += e;
@@ -181,12 +189,12 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
         const float z_minus_one = below_max + (maxima - 1.0f);
         const float log_z = log1pf(z_minus_one);      // log Z of the shifted row, Z = sum of e^(x - max)
         const float omp_target = exp_sum_other / (1.0f + z_minus_one);
+#if !ASL_RECOMPUTE
+        const float inverse_z = 1.0f / (1.0f + z_minus_one);
+#endif
         float loss_part = 0.0f;
 #if ASL_GRADIENT
         float ab_other_part = 0.0f, ab_target_part = 0.0f;
-#if !ASL_RECOMPUTE
-        float p_kept[ASL_VALUES_PER_THREAD];
-#endif
 #endif
 #pragma unroll
         for (int i = 0; i < ASL_VALUES_PER_THREAD; i++)
@@ -196,14 +204,19 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
             // log_softmax q = (x - max) - log Z: x - max is exact near the max, so a confident row keeps its tiny
             // q_t = -log Z (x - (max + log Z) would round max + log Z back to max and give q_t = 0).
             v[i] = (v[i] - row_max) - log_z;
-            const Terms e = class_terms(v[i], c == t, omp_target, k);
+#if ASL_RECOMPUTE
+            const float p = exp_negative(-v[i]);       // q <= 0; 3 ulp (asl_common.cuh)
+#else
+            const float p = p_kept[i] * inverse_z;     // 4 ulp, for large |q| better than e^q (q's rounding)
+#endif
+            const Terms e = class_terms(v[i], p, c == t, omp_target, k);
             loss_part += e.loss;
 #if ASL_GRADIENT
             if (c == t) ab_target_part += e.ab;
             else ab_other_part += e.ab;
 #if !ASL_RECOMPUTE
             v[i] = e.ab;
-            p_kept[i] = e.p;
+            p_kept[i] = p;
 #endif
 #endif
         }
@@ -222,7 +235,7 @@ asl_singlelabel(const Logit* __restrict__ x, const TargetIndex* __restrict__ tar
             const int c = lane + i * ASL_GROUP_SIZE;
             if (c >= classes) continue;
 #if ASL_RECOMPUTE
-            const Terms e = class_terms(v[i], c == t, omp_target, k);
+            const Terms e = class_terms(v[i], exp_negative(-v[i]), c == t, omp_target, k);
             const float ab = e.ab, p = e.p;
 #else
             const float ab = v[i], p = p_kept[i];

@@ -29,7 +29,7 @@ internal enum GammaMode
 /// </summary>
 internal readonly record struct MultiLabelVariant(
     AslDataType Logit, AslDataType Target, MultiLabelGradient Gradient, bool ElementLoss, bool Statistics, bool Clip,
-    GammaMode Gammas, int GammaPosInteger, int GammaNegInteger)
+    GammaMode Gammas, int GammaPosInteger, int GammaNegInteger, bool ClipBelowEps = false, bool ScaleGradient = false)
 {
     public const int BlockSize = 256;
     public static KernelProgram Program => KernelProgram.Get("asl_multilabel.cu");
@@ -41,8 +41,12 @@ internal readonly record struct MultiLabelVariant(
             : options.DetachFocalWeight || gammas == GammaMode.None ? MultiLabelGradient.Detached
             : MultiLabelGradient.Full;
         bool integer = gammas == GammaMode.Integer;
+        // The kernel drops the eps clamp of log xn where it cannot act (xn >= clip >= eps), and the gradient's
+        // multiply where the scale is 1 (every reduction but mean).
         return new MultiLabelVariant(logit, target, mode, options.Reduction == AslReduction.None, statistics, options.Clip > 0,
-            gammas, integer ? (int)options.GammaPos : 0, integer ? (int)options.GammaNeg : 0);
+            gammas, integer ? (int)options.GammaPos : 0, integer ? (int)options.GammaNeg : 0,
+            ClipBelowEps: options.Clip > 0 && (float)options.Clip < (float)options.Eps,
+            ScaleGradient: gradient && options.Reduction == AslReduction.Mean);
     }
 
     /// <summary>Logit elements per 16-byte load.</summary>
@@ -55,7 +59,8 @@ internal readonly record struct MultiLabelVariant(
         $"-DASL_GRADIENT={(int)Gradient}",
         $"-DASL_ELEMENT_LOSS={(ElementLoss ? 1 : 0)}",
         $"-DASL_STATISTICS={(Statistics ? 1 : 0)}",
-        $"-DASL_CLIP={(Clip ? 1 : 0)}",
+        $"-DASL_SCALE_GRADIENT={(ScaleGradient ? 1 : 0)}",
+        $"-DASL_CLIP={(Clip ? ClipBelowEps ? 2 : 1 : 0)}",
         $"-DASL_GAMMA_MODE={(int)Gammas}",
         $"-DASL_GAMMA_POS_INT={GammaPosInteger}",
         $"-DASL_GAMMA_NEG_INT={GammaNegInteger}",

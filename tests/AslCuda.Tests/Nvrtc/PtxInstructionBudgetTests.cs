@@ -21,22 +21,25 @@ public class PtxInstructionBudgetTests
 
     private static IEnumerable<TestCaseData> MultiLabelBudgets()
     {
-        // Budgets: what the kernels reach today, as ceilings (README: before/after table and why the
-        // issue's 45 for bfloat16 is not reached without giving up accuracy).
+        // The issue's budgets: 70 for float32 logits, 45 for bfloat16 logits with uint8 targets. Float32 targets
+        // are counted on the path of 0/1 targets (the warp votes and runs the binary body; soft targets have
+        // their own ceiling, Soft_target_path_of_float32_targets_stays_within_its_ceiling).
         yield return new TestCaseData(AslDataType.Float32, AslDataType.UInt8, 70).SetArgDisplayNames("float32-logits-uint8-targets", "70");
-        yield return new TestCaseData(AslDataType.Float32, AslDataType.Float32, 110).SetArgDisplayNames("float32-logits-float32-targets", "110");
-        yield return new TestCaseData(AslDataType.BFloat16, AslDataType.UInt8, 70).SetArgDisplayNames("bfloat16-logits-uint8-targets", "70");
+        yield return new TestCaseData(AslDataType.Float32, AslDataType.Float32, 70).SetArgDisplayNames("float32-logits-float32-targets", "70");
+        yield return new TestCaseData(AslDataType.BFloat16, AslDataType.UInt8, 45).SetArgDisplayNames("bfloat16-logits-uint8-targets", "45");
     }
 
     [TestCaseSource(nameof(MultiLabelBudgets))]
     public void Paper_default_multi_label_loop_stays_within_budget(AslDataType logit, AslDataType target, int budget)
     {
         var variant = MultiLabelVariant.For(logit, target, new AslOptions(), gradient: true, statistics: false);
-        var loop = MainLoop(MultiLabelVariant.Program, variant.Defines, "asl_multilabel");
-        double perElement = (double)PtxListing.IssuingCount(loop) / variant.VectorWidth;
+        var listing = Listing(MultiLabelVariant.Program, variant.Defines, "asl_multilabel");
+        var loop = listing.MainLoop();
+        var binaryPath = target == AslDataType.UInt8 ? loop : listing.MainLoopPath(voteTrue: false);
+        double perElement = (double)PtxListing.IssuingCount(binaryPath) / variant.VectorWidth;
         int bytes = 2 * logit.SizeOf() + target.SizeOf();
-        TestContext.Out.WriteLine($"{logit}/{target}: {perElement:F1} instructions per element, {bytes} B per element " +
-                                  $"(memory-bound below {7.78 * bytes:F0})");
+        TestContext.Out.WriteLine($"{logit}/{target}: {perElement:F1} instructions per element (0/1 targets), {bytes} B per element " +
+                                  $"(memory-bound below {7.78 * bytes:F0}); whole loop {(double)PtxListing.IssuingCount(loop) / variant.VectorWidth:F1}");
         Assert.Multiple(() =>
         {
             Assert.That(loop.Any(i => i.Contains(".v4.", StringComparison.Ordinal)), Is.True, "the main loop is the vector loop");
@@ -46,14 +49,33 @@ public class PtxInstructionBudgetTests
         });
     }
 
+    private const double SoftTargetCeiling = 85;
+
+    [Test]
+    public void Soft_target_path_of_float32_targets_stays_within_its_ceiling()
+    {
+        // Soft targets (label smoothing, mixup) evaluate both log terms and a pow weight: the path through the
+        // soft body, what today's kernel reaches, as a ceiling.
+        var variant = MultiLabelVariant.For(AslDataType.Float32, AslDataType.Float32, new AslOptions(), gradient: true, statistics: false);
+        var listing = Listing(MultiLabelVariant.Program, variant.Defines, "asl_multilabel");
+        double soft = (double)PtxListing.IssuingCount(listing.MainLoopPath(voteTrue: true)) / variant.VectorWidth;
+        double binary = (double)PtxListing.IssuingCount(listing.MainLoopPath(voteTrue: false)) / variant.VectorWidth;
+        TestContext.Out.WriteLine($"float32/float32: soft-target path {soft:F1}, 0/1-target path {binary:F1} instructions per element");
+        Assert.Multiple(() =>
+        {
+            Assert.That(soft, Is.LessThanOrEqualTo(SoftTargetCeiling), "issuing PTX instructions per element, soft targets");
+            Assert.That(soft, Is.GreaterThan(binary), "the soft body is the larger one: the vote's sides are not swapped");
+        });
+    }
+
     [Test]
     public void Single_label_default_loop_stays_within_budget()
     {
         var variant = SingleLabelVariant.For(AslDataType.Float32, AslIndexType.Int64, 1000, new SingleLabelOptions(), gradient: true);
-        var loop = MainLoop(SingleLabelVariant.Program, variant.Defines, "asl_singlelabel");
+        var loop = Listing(SingleLabelVariant.Program, variant.Defines, "asl_singlelabel").MainLoop();
         double perElement = (double)PtxListing.IssuingCount(loop) / variant.Layout.ValuesPerThread;
         TestContext.Out.WriteLine($"single-label float32 [N x 1000]: {perElement:F1} instructions per element, 8 B per element");
-        Assert.That(perElement, Is.LessThanOrEqualTo(72), "issuing PTX instructions per element of the row loop");
+        Assert.That(perElement, Is.LessThanOrEqualTo(70), "issuing PTX instructions per element of the row loop");
     }
 
     [Test]
@@ -90,10 +112,47 @@ public class PtxInstructionBudgetTests
         });
     }
 
-    private static IReadOnlyList<string> MainLoop(KernelProgram program, IReadOnlyList<string> defines, string entry)
+    [Test]
+    public void Loop_path_follows_one_side_of_the_warp_vote()
+    {
+        const string ptx = """
+            .visible .entry k(
+            	.param .u64 k_param_0
+            )
+            {
+            $L__BB0_1:
+            	ld.global.f32 	%f1, [%rd1];
+            	vote.sync.any.pred 	%p2, %p1, %r1;
+            	@%p2 bra 	$L__BB0_3;
+            	add.f32 	%f2, %f1, %f1;
+            	bra.uni 	$L__BB0_5;
+            $L__BB0_3:
+            $L__BB0_4:
+            	mul.f32 	%f2, %f1, %f1;
+            	mul.f32 	%f2, %f2, %f1;
+            	mul.f32 	%f2, %f2, %f1;
+            $L__BB0_5:
+            	st.global.f32 	[%rd1], %f2;
+            	@%p3 bra 	$L__BB0_1;
+            	ret;
+            }
+
+            """;
+        var listing = new PtxListing(ptx, "k");
+        var binary = listing.MainLoopPath(voteTrue: false);
+        var soft = listing.MainLoopPath(voteTrue: true);
+        Assert.Multiple(() =>
+        {
+            Assert.That(listing.MainLoop(), Has.Count.EqualTo(10));
+            Assert.That(binary.Select(PtxListing.Opcode), Is.EqualTo(new[] { "ld.global.f32", "vote.sync.any.pred", "bra", "add.f32", "bra.uni", "st.global.f32", "bra" }));
+            Assert.That(soft.Select(PtxListing.Opcode), Is.EqualTo(new[] { "ld.global.f32", "vote.sync.any.pred", "bra", "mul.f32", "mul.f32", "mul.f32", "st.global.f32", "bra" }));
+        });
+    }
+
+    private static PtxListing Listing(KernelProgram program, IReadOnlyList<string> defines, string entry)
     {
         var output = AslCuda.Cuda.Nvrtc.Compile(program.Source, program.FileName, program.Headers,
             ["--gpu-architecture=sm_90", "--std=c++17", .. defines]);
-        return new PtxListing(Encoding.UTF8.GetString(output.Ptx).TrimEnd('\0'), entry).MainLoop();
+        return new PtxListing(Encoding.UTF8.GetString(output.Ptx).TrimEnd('\0'), entry);
     }
 }
