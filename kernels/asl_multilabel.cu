@@ -9,6 +9,9 @@
 //   ASL_STATISTICS       1: also sum p*y, y, p*(1-y), 1-y (adaptive asymmetry, ASL.md section 3)
 //   ASL_CLIP             1: xn = min(1 - p + clip, 1)
 //   ASL_GAMMA_MODE       0 no focusing | 1 whole gammas ASL_GAMMA_POS_INT/ASL_GAMMA_NEG_INT | 2 any gammas
+//   ASL_SMOOTHING        1: timm's label smoothing y' = y (1 - s) + s/2 (docs/timm.md); every target is then soft
+//   ASL_CLASS_WEIGHT     1: timm's per-class weight [C] multiplies loss and gradient after focusing
+//   ASL_POS_WEIGHT       0 none | 1 one value for every class | 2 per class [C]: factor of the positive log term
 //   ASL_BLOCK_SIZE       threads per block of the main kernel
 #include "asl_common.cuh"
 
@@ -26,9 +29,18 @@ typedef TargetCodec::Storage Target;
 // Elements per thread step: one 16-byte load of logits.
 #define ASL_VECTOR (16 / (int)sizeof(Logit))
 
+#define ASL_TIMM_TERMS (ASL_SMOOTHING || ASL_CLASS_WEIGHT || ASL_POS_WEIGHT)
+#define ASL_PER_CLASS (ASL_CLASS_WEIGHT || ASL_POS_WEIGHT == 2)
+
 struct Parameters
 {
     float clip, eps, log_eps, gamma_pos, gamma_neg, gradient_scale;
+#if ASL_TIMM_TERMS
+    const float* pos_weight;                             // [C] (ASL_POS_WEIGHT 2)
+    const float* class_weight;                           // [C] (ASL_CLASS_WEIGHT)
+    unsigned int classes;                                // C of the row-major [N, C] input
+    float one_minus_smoothing, half_smoothing, pos_weight_all;
+#endif
 };
 
 struct ElementResult
@@ -38,21 +50,110 @@ struct ElementResult
 
 // Binary targets need only the log term that the target selects; float targets are checked per element
 // (0 and 1 take the binary path, soft values evaluate both terms).
-#if ASL_TARGET_DTYPE == ASL_DTYPE_UINT8
+// With smoothing no target is 0 or 1 (binary labels become s/2 and 1 - s/2): every element takes the soft path.
+#if ASL_TARGET_DTYPE == ASL_DTYPE_UINT8 && !ASL_SMOOTHING
 #define ASL_ALWAYS_BINARY 1
 #else
 #define ASL_ALWAYS_BINARY 0
 #endif
 
+#if ASL_TIMM_TERMS
+// ---- timm's terms (docs/timm.md), compiled in only where the options use them ------------------------------
+
+// One element's per-class factors; 1 where the term is off.
+struct ClassFactors
+{
+    float pos_weight, class_weight;
+};
+
+__device__ __forceinline__ ClassFactors factors_at(unsigned int column, const Parameters& k)
+{
+    ClassFactors f = { 1.0f, 1.0f };
+#if ASL_POS_WEIGHT == 1
+    f.pos_weight = k.pos_weight_all;
+#elif ASL_POS_WEIGHT == 2
+    f.pos_weight = k.pos_weight[column];
+#endif
+#if ASL_CLASS_WEIGHT
+    f.class_weight = k.class_weight[column];
+#endif
+    (void)column;
+    return f;
+}
+
+// y' = y (1 - s) + s/2 as one multiply-add (as the CPU pass). The statistics keep the raw labels.
+__device__ __forceinline__ float smoothed_target(float y, const Parameters& k)
+{
+#if ASL_SMOOTHING
+    return fmaf(y, k.one_minus_smoothing, k.half_smoothing);
+#else
+    (void)k;
+    return y;
+#endif
+}
+
+// The column (class) of the element a grid-stride loop is at, for the [C] factors. A 64-bit remainder per
+// element would cost about as much as the element's whole loss (64-bit division is a software routine of some
+// 70 instructions on the GPU), so each loop takes one remainder per thread, for its first element, and then
+// carries the column: a loop step moves it by (stride mod C), the next element of a pack by 1, each below C and
+// wrapped with one compare (column + step < 2C <= 2^32). The [C] vectors are read by plain loads: every block
+// reads the same C values, which stay in L1/L2, so a shared-memory copy would only add a barrier and a size cap.
+struct ColumnCursor
+{
+    unsigned int column, step, classes;
+
+    __device__ __forceinline__ void advance()
+    {
+#if ASL_PER_CLASS
+        column += step;
+        if (column >= classes) column -= classes;
+#endif
+    }
+
+    __device__ __forceinline__ unsigned int next(unsigned int c) const
+    {
+#if ASL_PER_CLASS
+        return c + 1 == classes ? 0u : c + 1;
+#else
+        return c;                                        // no per-class vector: the column is never read
+#endif
+    }
+};
+
+__device__ __forceinline__ ColumnCursor column_cursor(asl_index first, asl_index stride, const Parameters& k)
+{
+#if ASL_PER_CLASS
+    const ColumnCursor c = { (unsigned int)(first % k.classes), (unsigned int)(stride % k.classes), k.classes };
+#else
+    const ColumnCursor c = { 0u, 0u, 0u };
+    (void)first; (void)stride; (void)k;
+#endif
+    return c;
+}
+
+// timm's pos_weight multiplies the positive log term and its derivative, not the focusing weight.
+#if ASL_POS_WEIGHT
+#define ASL_POS_WEIGHTED(v) ((v) * f.pos_weight)
+#else
+#define ASL_POS_WEIGHTED(v) (v)
+#endif
+#else
+#define ASL_POS_WEIGHTED(v) (v)
+#endif
+
 // One element, term by term as in ASL.md section 1 (PyTorch's clamp and pow gradient conventions).
 // Comparisons are written so that a NaN logit takes the computing side and gives a NaN loss and gradient.
 // `positive` is y != 0 (the caller tests it once per element).
-__device__ __forceinline__ ElementResult asl_element(float x, float y, bool positive, const Parameters& k)
+__device__ __forceinline__ ElementResult asl_element(float x, float y, bool positive, const Parameters& k
+#if ASL_TIMM_TERMS
+                                                     , const ClassFactors& f
+#endif
+                                                     )
 {
     const Sigmoid s = fast_sigmoid<(sizeof(Logit) >= 4)>(x);
     const float p = s.p, q = s.q, neg_y = 1.0f - y;
     (void)q;                                             // forward-only variants without clip or focusing need only p
-    const bool binary = ASL_ALWAYS_BINARY || y == 0.0f || y == 1.0f;
+    const bool binary = ASL_ALWAYS_BINARY || (!ASL_SMOOTHING && (y == 0.0f || y == 1.0f));
 
     // l0 = y lp + (1 - y) ln with lp = log max(p, eps) = max(log p, log eps), ln = log max(xn, eps).
     // Without clip both logs come from one softplus. With clip ln = log(min(1 - p + clip, 1))
@@ -68,12 +169,12 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, bool posi
     float ln_log = binary ? log_term : 0.0f;            // a skipped binary negative's log_term is its exact 0
     if (!binary && !(p <= k.clip)) ln_log = log1p_fast(clip_term);
     const float ln = xn < k.eps ? k.log_eps : ln_log;
-    const float l0 = binary ? (positive ? lp : ln) : y * lp + neg_y * ln;
+    const float l0 = binary ? (positive ? ASL_POS_WEIGHTED(lp) : ln) : y * ASL_POS_WEIGHTED(lp) + neg_y * ln;
 #else
     const float softplus = log1p_fast(s.e);
     const float lp = clamp_min(log_sigmoid(x, softplus), k.log_eps);
     const float ln = clamp_min(log_one_minus_sigmoid(x, softplus), k.log_eps);
-    const float l0 = binary ? (positive ? lp : ln) : y * lp + neg_y * ln;
+    const float l0 = binary ? (positive ? ASL_POS_WEIGHTED(lp) : ln) : y * ASL_POS_WEIGHTED(lp) + neg_y * ln;
 #endif
 
     // Focusing weight w = (1 - pt)^g with 1 - pt = y(1 - p) + (1 - y)(1 - xn); w_prime = (1 - pt)^(g - 1).
@@ -124,7 +225,7 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, bool posi
     const float dln = q < k.eps ? 0.0f : -p;            // dxn / xn = -p q / q, xn = q
 #endif
     const float dlp = p < k.eps ? 0.0f : q;             // (1/p) dp/dx, clamp(min=eps) passes where v >= eps
-    float d = w * (ASL_ALWAYS_BINARY ? (positive ? dlp : dln) : y * dlp + neg_y * dln);
+    float d = w * (ASL_ALWAYS_BINARY ? (positive ? ASL_POS_WEIGHTED(dlp) : dln) : y * ASL_POS_WEIGHTED(dlp) + neg_y * dln);
 #if ASL_GRADIENT == 2
 #if !ASL_CLIP
     const float ds = p * q, dxn = -ds;
@@ -133,6 +234,11 @@ __device__ __forceinline__ ElementResult asl_element(float x, float y, bool posi
     d += g == 0.0f ? 0.0f : l0 * (-(g * w_prime * dpt));   // pow's gradient is exactly 0 where g == 0
 #endif
     r.gradient = -d * k.gradient_scale;
+#endif
+#if ASL_CLASS_WEIGHT
+    // timm's per-class weight rescales loss and gradient after focusing.
+    r.loss *= f.class_weight;
+    r.gradient *= f.class_weight;
 #endif
     return r;
 }
@@ -185,11 +291,20 @@ __device__ __forceinline__ void scalar_range(const Logit* x, const Target* y, Lo
                                              asl_index begin, asl_index end, const Parameters& k, Sums& sums)
 {
     const asl_index stride = (asl_index)gridDim.x * blockDim.x;
+#if ASL_TIMM_TERMS
+    ColumnCursor column = column_cursor(begin + (asl_index)blockIdx.x * blockDim.x + threadIdx.x, stride, k);
+#endif
     for (asl_index i = begin + (asl_index)blockIdx.x * blockDim.x + threadIdx.x; i < end; i += stride)
     {
         float xf[1] = { LogitCodec::load(x[i]) };
         float yf[1] = { TargetCodec::load(y[i]) };
+#if ASL_TIMM_TERMS
+        const float smoothed = smoothed_target(yf[0], k);
+        ElementResult r = asl_element(xf[0], smoothed, smoothed != 0.0f, k, factors_at(column.column, k));
+        column.advance();
+#else
         ElementResult r = asl_element(xf[0], yf[0], yf[0] != 0.0f, k);
+#endif
 #if ASL_GRADIENT != 0
         gradient[i] = LogitCodec::store(r.gradient);
 #endif
@@ -232,9 +347,19 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
                Logit* __restrict__ gradient, Logit* __restrict__ element_loss, double* __restrict__ partials,
                unsigned int* __restrict__ ticket, double loss_scale, float* __restrict__ loss_out,
                double* __restrict__ statistics_out,
-               float clip, float eps, float log_eps, float gamma_pos, float gamma_neg, float gradient_scale)
+               float clip, float eps, float log_eps, float gamma_pos, float gamma_neg, float gradient_scale
+#if ASL_TIMM_TERMS
+               , const float* __restrict__ pos_weight, const float* __restrict__ class_weight, unsigned int classes,
+               float one_minus_smoothing, float half_smoothing, float pos_weight_all
+#endif
+               )
 {
+#if ASL_TIMM_TERMS
+    const Parameters k = { clip, eps, log_eps, gamma_pos, gamma_neg, gradient_scale,
+                           pos_weight, class_weight, classes, one_minus_smoothing, half_smoothing, pos_weight_all };
+#else
     const Parameters k = { clip, eps, log_eps, gamma_pos, gamma_neg, gradient_scale };
+#endif
     Sums sums;
 #pragma unroll
     for (int i = 0; i < ASL_SUM_COUNT; i++) sums.value[i] = sums.compensation[i] = 0.0f;
@@ -257,9 +382,16 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
 
     scalar_range(x, y, gradient, element_loss, 0, head, k, sums);
     const asl_index stride = (asl_index)gridDim.x * blockDim.x;
+#if ASL_TIMM_TERMS
+    ColumnCursor column = column_cursor(head + ((asl_index)blockIdx.x * blockDim.x + threadIdx.x) * ASL_VECTOR, stride * ASL_VECTOR, k);
+#endif
     for (asl_index v = (asl_index)blockIdx.x * blockDim.x + threadIdx.x; v < packs; v += stride)
     {
         const asl_index base = head + v * ASL_VECTOR;
+#if ASL_TIMM_TERMS
+        unsigned int element_column = column.column;
+        column.advance();
+#endif
         const Pack<Logit, ASL_VECTOR> xs = load_pack<Logit, ASL_VECTOR>(x + base);
         const Pack<Target, ASL_VECTOR> ys = load_pack<Target, ASL_VECTOR>(y + base);
         float yf[ASL_VECTOR], loss[ASL_VECTOR], p[ASL_VECTOR];
@@ -270,7 +402,13 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
         for (int i = 0; i < ASL_VECTOR; i++)
         {
             yf[i] = TargetCodec::load(ys.element[i]);
+#if ASL_TIMM_TERMS
+            const float smoothed = smoothed_target(yf[i], k);            // the statistics below keep the raw labels yf
+            ElementResult r = asl_element(LogitCodec::load(xs.element[i]), smoothed, smoothed != 0.0f, k, factors_at(element_column, k));
+            element_column = column.next(element_column);
+#else
             ElementResult r = asl_element(LogitCodec::load(xs.element[i]), yf[i], yf[i] != 0.0f, k);
+#endif
             loss[i] = r.loss;
             p[i] = r.p;
 #if ASL_GRADIENT != 0

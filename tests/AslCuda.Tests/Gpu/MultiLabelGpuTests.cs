@@ -19,12 +19,27 @@ public class MultiLabelGpuTests
 
     private static IEnumerable<MultiLabelCase> Variants() => MultiLabelGpuChecks.VariantCases();
     private static IEnumerable<MultiLabelCase> Sizes() => MultiLabelGpuChecks.SizeCases();
+    private static IEnumerable<MultiLabelCase> TimmVariants() => MultiLabelGpuChecks.TimmCases();
+    private static IEnumerable<MultiLabelCase> TimmSizes() => MultiLabelGpuChecks.TimmSizeCases();
 
     [TestCaseSource(nameof(Variants))]
     public void Variant_matches_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 11));
 
     [TestCaseSource(nameof(Sizes))]
     public void Size_matches_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 12));
+
+    [TestCaseSource(nameof(TimmVariants))]
+    public void Timm_terms_match_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 17));
+
+    [TestCaseSource(nameof(TimmSizes))]
+    public void Timm_terms_at_odd_sizes_match_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 18));
+
+    [Test]
+    public void Large_timm_size_matches_the_oracle()
+    {
+        if (GpuCheckDevice.IsEmulated) Assert.Ignore(GpuCheckDevice.HardwareOnlyReason);
+        AssertPassed(MultiLabelGpuChecks.Check(MultiLabelGpuChecks.LargeTimmCase(), seed: 19));
+    }
 
     [Test]
     public void Large_size_matches_the_oracle()

@@ -82,7 +82,7 @@ public class MultiLabelKernelCompileTests
 
     private static void AssertCompilesCleanly(MultiLabelVariant variant, int architecture) =>
         KernelCompileAssert.CompilesCleanly(MultiLabelVariant.Program, variant.Defines, architecture, "asl_multilabel",
-            MultiLabelGpu.ArgumentBytes, MultiLabelVariant.BlockSize);
+            MultiLabelGpu.ArgumentBytes(variant), MultiLabelVariant.BlockSize);
 
     private static string Describe(MultiLabelVariant v) =>
         $"{v.Logit}-{v.Target}-{v.Gradient}-{v.Gammas}{(v.ElementLoss ? "-none" : "")}{(v.Statistics ? "-stats" : "")}{(v.Clip ? "-clip" : "")}";

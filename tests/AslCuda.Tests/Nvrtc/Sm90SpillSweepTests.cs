@@ -51,7 +51,7 @@ public class Sm90SpillSweepTests
     public void Multi_label_variant_does_not_spill_on_sm_90(object variant)   // object: the variant type is internal
     {
         var v = (MultiLabelVariant)variant;
-        KernelCompileAssert.CompilesCleanly(MultiLabelVariant.Program, v.Defines, 90, "asl_multilabel", MultiLabelGpu.ArgumentBytes, MultiLabelVariant.BlockSize);
+        KernelCompileAssert.CompilesCleanly(MultiLabelVariant.Program, v.Defines, 90, "asl_multilabel", MultiLabelGpu.ArgumentBytes(v), MultiLabelVariant.BlockSize);
     }
 
     [TestCaseSource(nameof(SingleLabelVariants))]
