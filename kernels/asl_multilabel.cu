@@ -95,38 +95,40 @@ __device__ __forceinline__ float smoothed_target(float y, const Parameters& k)
 // The column (class) of the element a grid-stride loop is at, for the [C] factors. A 64-bit remainder per
 // element would cost about as much as the element's whole loss (64-bit division is a software routine of some
 // 70 instructions on the GPU), so each loop takes one remainder per thread, for its first element, and then
-// carries the column: a loop step moves it by (stride mod C), the next element of a pack by 1, each below C and
-// wrapped with one compare (column + step < 2C <= 2^32). The [C] vectors are read by plain loads: every block
-// reads the same C values, which stay in L1/L2, so a shared-memory copy would only add a barrier and a size cap.
+// carries the column in one register: the next element of a pack is 1 further (next), a loop step jumps the rest
+// of the stride (skip, by a step below C fixed per thread); each move wraps with one compare (column + step < 2C
+// <= 2^32). The [C] vectors are read by plain loads: every block reads the same C values, which stay in L1/L2, so a
+// shared-memory copy would only add a barrier and a cap on C.
 struct ColumnCursor
 {
-    unsigned int column, step, classes;
+    unsigned int column, step;
 
-    __device__ __forceinline__ void advance()
+    __device__ __forceinline__ void next(const Parameters& k)
+    {
+#if ASL_PER_CLASS
+        column = column + 1 == k.classes ? 0u : column + 1;
+#endif
+        (void)k;
+    }
+
+    __device__ __forceinline__ void skip(const Parameters& k)
     {
 #if ASL_PER_CLASS
         column += step;
-        if (column >= classes) column -= classes;
+        if (column >= k.classes) column -= k.classes;
 #endif
-    }
-
-    __device__ __forceinline__ unsigned int next(unsigned int c) const
-    {
-#if ASL_PER_CLASS
-        return c + 1 == classes ? 0u : c + 1;
-#else
-        return c;                                        // no per-class vector: the column is never read
-#endif
+        (void)k;
     }
 };
 
-__device__ __forceinline__ ColumnCursor column_cursor(asl_index first, asl_index stride, const Parameters& k)
+// A cursor at element `first` whose skip() moves it by `step` elements.
+__device__ __forceinline__ ColumnCursor column_cursor(asl_index first, asl_index step, const Parameters& k)
 {
 #if ASL_PER_CLASS
-    const ColumnCursor c = { (unsigned int)(first % k.classes), (unsigned int)(stride % k.classes), k.classes };
+    const ColumnCursor c = { (unsigned int)(first % k.classes), (unsigned int)(step % k.classes) };
 #else
-    const ColumnCursor c = { 0u, 0u, 0u };
-    (void)first; (void)stride; (void)k;
+    const ColumnCursor c = { 0u, 0u };                   // no per-class vector: the column is never read
+    (void)first; (void)step; (void)k;
 #endif
     return c;
 }
@@ -301,7 +303,7 @@ __device__ __forceinline__ void scalar_range(const Logit* x, const Target* y, Lo
 #if ASL_TIMM_TERMS
         const float smoothed = smoothed_target(yf[0], k);
         ElementResult r = asl_element(xf[0], smoothed, smoothed != 0.0f, k, factors_at(column.column, k));
-        column.advance();
+        column.skip(k);
 #else
         ElementResult r = asl_element(xf[0], yf[0], yf[0] != 0.0f, k);
 #endif
@@ -335,8 +337,14 @@ __device__ __forceinline__ Pack<Logit, N> encode_pack(const float (&values)[N])
 
 // 16-bit logits unroll 8 elements per step; with the pow path that is enough live state that ptxas's
 // default register heuristic spilled (sm_75 and sm_90), so those variants ask for 2 resident blocks (128 registers)
-// instead. The other variants keep the default, which gives them fewer PTX instructions.
-#if (ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GAMMA_MODE == 2
+// instead. The other variants keep the default, which gives them fewer PTX instructions. timm's terms (the column
+// cursor, the factors, soft targets everywhere) spilled 4 to 8 bytes with the default on sm_75 to sm_90 in every logit
+// type, so their variants ask for 2 resident blocks too; 16-bit logits with the full gradient, element losses and
+// statistics all on still spilled 4 bytes at 128 registers (sm_75 to sm_90), so that corner gets one block's worth.
+#if ASL_TIMM_TERMS && (ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GRADIENT == 2 \
+    && ASL_ELEMENT_LOSS && ASL_STATISTICS
+#define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE, 1)
+#elif ((ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GAMMA_MODE == 2) || ASL_TIMM_TERMS
 #define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE, 2)
 #else
 #define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE)
@@ -383,15 +391,12 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
     scalar_range(x, y, gradient, element_loss, 0, head, k, sums);
     const asl_index stride = (asl_index)gridDim.x * blockDim.x;
 #if ASL_TIMM_TERMS
-    ColumnCursor column = column_cursor(head + ((asl_index)blockIdx.x * blockDim.x + threadIdx.x) * ASL_VECTOR, stride * ASL_VECTOR, k);
+    // Within a pack the column moves by 1 per element; then skip() jumps the other packs of the stride.
+    ColumnCursor column = column_cursor(head + ((asl_index)blockIdx.x * blockDim.x + threadIdx.x) * ASL_VECTOR, (stride - 1) * ASL_VECTOR, k);
 #endif
     for (asl_index v = (asl_index)blockIdx.x * blockDim.x + threadIdx.x; v < packs; v += stride)
     {
         const asl_index base = head + v * ASL_VECTOR;
-#if ASL_TIMM_TERMS
-        unsigned int element_column = column.column;
-        column.advance();
-#endif
         const Pack<Logit, ASL_VECTOR> xs = load_pack<Logit, ASL_VECTOR>(x + base);
         const Pack<Target, ASL_VECTOR> ys = load_pack<Target, ASL_VECTOR>(y + base);
         float yf[ASL_VECTOR], loss[ASL_VECTOR], p[ASL_VECTOR];
@@ -404,8 +409,8 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
             yf[i] = TargetCodec::load(ys.element[i]);
 #if ASL_TIMM_TERMS
             const float smoothed = smoothed_target(yf[i], k);            // the statistics below keep the raw labels yf
-            ElementResult r = asl_element(LogitCodec::load(xs.element[i]), smoothed, smoothed != 0.0f, k, factors_at(element_column, k));
-            element_column = column.next(element_column);
+            ElementResult r = asl_element(LogitCodec::load(xs.element[i]), smoothed, smoothed != 0.0f, k, factors_at(column.column, k));
+            column.next(k);
 #else
             ElementResult r = asl_element(LogitCodec::load(xs.element[i]), yf[i], yf[i] != 0.0f, k);
 #endif
@@ -422,6 +427,9 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
         store_pack<Logit, ASL_VECTOR>(element_loss + base, encode_pack<ASL_VECTOR>(loss));
 #endif
         accumulate<ASL_VECTOR>(sums, loss, p, yf);
+#if ASL_TIMM_TERMS
+        column.skip(k);
+#endif
     }
     scalar_range(x, y, gradient, element_loss, tail, count, k, sums);
 

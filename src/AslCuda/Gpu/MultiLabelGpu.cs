@@ -108,6 +108,13 @@ public static unsafe class MultiLabelGpu
     internal static int[] ArgumentBytes(MultiLabelVariant variant) =>
         variant.HasTimmTerms ? [.. PaperArgumentBytes, .. TimmArgumentBytes] : PaperArgumentBytes;
 
+    /// <summary>
+    /// A cap on the grid below the resident-block limit, for tests only: with a grid of one or two blocks, a few
+    /// thousand elements take the grid-stride loops through several steps, which the emulated device could otherwise
+    /// only reach with about a million elements (the column of timm's per-class factors is carried from step to step).
+    /// </summary>
+    internal static int MaxBlocks { get; set; } = int.MaxValue;
+
     private static readonly int[] PaperArgumentBytes = [8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4];
 
     /// <summary>pos_weight [C], class weight [C], classes, 1 - s, s/2, the one pos_weight: only where a timm switch is on.</summary>
@@ -157,7 +164,8 @@ public static unsafe class MultiLabelGpu
         var kernel = LoadedKernel.Get(device, MultiLabelVariant.Program, variant.Defines, "asl_multilabel", MultiLabelVariant.BlockSize);
 
         long packs = (count + variant.VectorWidth - 1) / variant.VectorWidth;
-        int blocks = (int)Math.Clamp((packs + MultiLabelVariant.BlockSize - 1) / MultiLabelVariant.BlockSize, 1, kernel.MaxResidentBlocks);
+        int blocks = (int)Math.Clamp((packs + MultiLabelVariant.BlockSize - 1) / MultiLabelVariant.BlockSize, 1,
+            Math.Min(kernel.MaxResidentBlocks, MaxBlocks));
         float clip = (float)options.Clip, eps = (float)options.Eps, logEps = (float)Math.Log(options.Eps);
         float gammaPos = (float)options.GammaPos, gammaNeg = (float)options.GammaNeg;
         // What the reduction multiplies the sum by: 1/(N*C) for mean, 1/N (= C/count) for batchmean; the gradient is
