@@ -10,6 +10,9 @@
 //   ASL_STATISTICS       1: also sum p*y, y, p*(1-y), 1-y (adaptive asymmetry, ASL.md section 3)
 //   ASL_CLIP             0 no clip | 1 xn = min(1 - p + clip, 1) with clip >= eps | 2 the same with clip < eps
 //   ASL_GAMMA_MODE       0 no focusing | 1 whole gammas ASL_GAMMA_POS_INT/ASL_GAMMA_NEG_INT | 2 any gammas
+//   ASL_SMOOTHING        1: timm's label smoothing y' = y (1 - s) + s/2 (docs/timm.md); every target is then soft
+//   ASL_CLASS_WEIGHT     1: timm's per-class weight [C] multiplies loss and gradient after focusing
+//   ASL_POS_WEIGHT       0 none | 1 one value for every class | 2 per class [C]: factor of the positive log term
 //   ASL_BLOCK_SIZE       threads per block of the main kernel
 #include "asl_common.cuh"
 
@@ -27,9 +30,18 @@ typedef TargetCodec::Storage Target;
 // Elements per thread step: one 16-byte load of logits.
 #define ASL_VECTOR (16 / (int)sizeof(Logit))
 
+#define ASL_TIMM_TERMS (ASL_SMOOTHING || ASL_CLASS_WEIGHT || ASL_POS_WEIGHT)
+#define ASL_PER_CLASS (ASL_CLASS_WEIGHT || ASL_POS_WEIGHT == 2)
+
 struct Parameters
 {
     float clip, eps, log_eps, gamma_pos, gamma_neg, gradient_scale;
+#if ASL_TIMM_TERMS
+    const float* pos_weight;                             // [C] (ASL_POS_WEIGHT 2)
+    const float* class_weight;                           // [C] (ASL_CLASS_WEIGHT)
+    unsigned int classes;                                // C of the row-major [N, C] input
+    float one_minus_smoothing, half_smoothing, pos_weight_all;
+#endif
 };
 
 // An element's loss is -(l0 w): kept as its two factors, so that the running sum takes it with one fma.
@@ -44,6 +56,99 @@ struct ElementResult
 #define ASL_PRECISE (sizeof(Logit) >= 4)
 #define ASL_PRECISE_EXP ASL_PRECISE
 __device__ __forceinline__ float log1p_logits(float a) { return ASL_PRECISE ? log1p_fast(a) : log1p_coarse(a); }
+
+#if ASL_TIMM_TERMS
+// ---- timm's terms (docs/timm.md), compiled in only where the options use them ------------------------------
+
+// One element's per-class factors; 1 where the term is off.
+struct ClassFactors
+{
+    float pos_weight, class_weight;
+};
+
+__device__ __forceinline__ ClassFactors factors_at(unsigned int column, const Parameters& k)
+{
+    ClassFactors f = { 1.0f, 1.0f };
+#if ASL_POS_WEIGHT == 1
+    f.pos_weight = k.pos_weight_all;
+#elif ASL_POS_WEIGHT == 2
+    f.pos_weight = k.pos_weight[column];
+#endif
+#if ASL_CLASS_WEIGHT
+    f.class_weight = k.class_weight[column];
+#endif
+    (void)column;
+    return f;
+}
+
+// y' = y (1 - s) + s/2 as one multiply-add (as the CPU pass). The statistics keep the raw labels.
+__device__ __forceinline__ float smoothed_target(float y, const Parameters& k)
+{
+#if ASL_SMOOTHING
+    return fmaf(y, k.one_minus_smoothing, k.half_smoothing);
+#else
+    (void)k;
+    return y;
+#endif
+}
+
+// The column (class) of the element a grid-stride loop is at, for the [C] factors. A 64-bit remainder per
+// element would cost about as much as the element's whole loss (64-bit division is a software routine of some
+// 70 instructions on the GPU), so each loop takes one remainder per thread, for its first element, and then
+// carries the column in one register: the next element of a pack is 1 further (next), a loop step jumps the rest
+// of the stride (skip, by a step below C fixed per thread); each move wraps with one compare (column + step < 2C
+// <= 2^32). The [C] vectors are read by plain loads: every block reads the same C values, which stay in L1/L2, so a
+// shared-memory copy would only add a barrier and a cap on C.
+struct ColumnCursor
+{
+    unsigned int column, step;
+
+    __device__ __forceinline__ void next(const Parameters& k)
+    {
+#if ASL_PER_CLASS
+        column = column + 1 == k.classes ? 0u : column + 1;
+#endif
+        (void)k;
+    }
+
+    __device__ __forceinline__ void skip(const Parameters& k)
+    {
+#if ASL_PER_CLASS
+        column += step;
+        if (column >= k.classes) column -= k.classes;
+#endif
+        (void)k;
+    }
+};
+
+// A cursor at element `first` whose skip() moves it by `step` elements.
+__device__ __forceinline__ ColumnCursor column_cursor(asl_index first, asl_index step, const Parameters& k)
+{
+#if ASL_PER_CLASS
+    const ColumnCursor c = { (unsigned int)(first % k.classes), (unsigned int)(step % k.classes) };
+#else
+    const ColumnCursor c = { 0u, 0u };                   // no per-class vector: the column is never read
+    (void)first; (void)step; (void)k;
+#endif
+    return c;
+}
+
+#else
+// Without timm's terms the factors are the constant 1 and the column is never read: all of it folds away.
+struct ClassFactors
+{
+    float pos_weight, class_weight;
+};
+__device__ __forceinline__ ClassFactors factors_at(unsigned int, const Parameters&) { return { 1.0f, 1.0f }; }
+__device__ __forceinline__ float smoothed_target(float y, const Parameters&) { return y; }
+struct ColumnCursor
+{
+    unsigned int column;
+    __device__ __forceinline__ void next(const Parameters&) {}
+    __device__ __forceinline__ void skip(const Parameters&) {}
+};
+__device__ __forceinline__ ColumnCursor column_cursor(asl_index, asl_index, const Parameters&) { return { 0u }; }
+#endif
 
 #if ASL_CLIP
 // d log xn / dx = -pt ut / xn for a negative, xn = min(pt + clip, 1), where ut >= clip (clamp(max=1) passes
@@ -71,7 +176,7 @@ __device__ __forceinline__ float negative_log_derivative(float pt, float ut, con
 // One log per element (of the term the target selects), none for a negative with ut <= clip (loss and gradient
 // exactly 0 there: most negatives once training is under way); a division only for the negatives' 1/xn.
 // A NaN logit makes pt, ut and the log argument NaN: loss and gradient are NaN (every clamp keeps NaN).
-__device__ __forceinline__ ElementResult binary_element(float x, bool positive, const Parameters& k)
+__device__ __forceinline__ ElementResult binary_element(float x, bool positive, const Parameters& k, const ClassFactors& f)
 {
     const float z = positive ? x : -x;
     const Sigmoid s = fast_sigmoid<ASL_PRECISE_EXP>(z);
@@ -116,14 +221,24 @@ __device__ __forceinline__ ElementResult binary_element(float x, bool positive, 
         dl0 = 0.0f;
     }
 #endif
-    const float l0 = clamp_min(positive ? fminf(z, 0.0f) - log_term : log_term, k.log_eps);
+    float l0 = clamp_min(positive ? fminf(z, 0.0f) - log_term : log_term, k.log_eps);
     const float clip = positive ? 0.0f : k.clip;        // the clip shifts only a negative's probability
 #else
     const float clip = 0.0f;
     const float negative_base = ut;
-    const float l0 = clamp_min(fminf(z, 0.0f) - log1p_logits(s.e), k.log_eps);
+    float l0 = clamp_min(fminf(z, 0.0f) - log1p_logits(s.e), k.log_eps);
 #endif
     (void)clip;
+#if ASL_POS_WEIGHT
+    // timm's pos_weight multiplies the positive log term and its derivative, not the focusing weight.
+    if (positive)
+    {
+        l0 *= f.pos_weight;
+#if ASL_GRADIENT != 0
+        dl0 *= f.pos_weight;
+#endif
+    }
+#endif
 
     float w = 1.0f;
 #if ASL_GAMMA_MODE != 0
@@ -160,13 +275,19 @@ __device__ __forceinline__ ElementResult binary_element(float x, bool positive, 
 #endif
     r.gradient = ASL_SCALE_GRADIENT ? -d * k.gradient_scale : -d;   // loss = -(l0 w)
 #endif
+#if ASL_CLASS_WEIGHT
+    // timm's per-class weight rescales loss and gradient after focusing.
+    r.w *= f.class_weight;
+    r.gradient *= f.class_weight;
+#endif
+    (void)f;
     return r;
 }
 
 // A soft target y in [0, 1] (float32 targets only): both log terms and the weight of the mixed 1 - pt.
 // Term by term as in ASL.md section 1 (PyTorch's clamp and pow gradient conventions); comparisons are written
 // so that a NaN logit takes the computing side and gives a NaN loss and gradient.
-__device__ __forceinline__ ElementResult soft_element(float x, float y, const Parameters& k)
+__device__ __forceinline__ ElementResult soft_element(float x, float y, const Parameters& k, const ClassFactors& f)
 {
     const Sigmoid s = fast_sigmoid<ASL_PRECISE_EXP>(x);
     const float p = s.p, q = s.q, neg_y = 1.0f - y;
@@ -184,7 +305,11 @@ __device__ __forceinline__ ElementResult soft_element(float x, float y, const Pa
     const float lp = clamp_min(log_sigmoid(x, softplus), k.log_eps);
     const float ln = clamp_min(log_one_minus_sigmoid(x, softplus), k.log_eps);
 #endif
+#if ASL_POS_WEIGHT
+    const float l0 = y * (lp * f.pos_weight) + neg_y * ln;   // timm's pos_weight: the positive log term only
+#else
     const float l0 = y * lp + neg_y * ln;
+#endif
 
     // Focusing weight w = (1 - pt)^g with 1 - pt = y(1 - p) + (1 - y)(1 - xn); w_prime = (1 - pt)^(g - 1).
     float w = 1.0f;
@@ -218,7 +343,11 @@ __device__ __forceinline__ ElementResult soft_element(float x, float y, const Pa
     const float dln = q < k.eps ? 0.0f : -p;            // dxn / xn = -p q / q, xn = q
 #endif
     const float dlp = p < k.eps ? 0.0f : q;             // (1/p) dp/dx, clamp(min=eps) passes where v >= eps
+#if ASL_POS_WEIGHT
+    float d = w * (y * (dlp * f.pos_weight) + neg_y * dln);
+#else
     float d = w * (y * dlp + neg_y * dln);
+#endif
 #if ASL_GRADIENT == 2
 #if !ASL_CLIP
     const float ds = p * q, dxn = -ds;
@@ -228,16 +357,23 @@ __device__ __forceinline__ ElementResult soft_element(float x, float y, const Pa
 #endif
     r.gradient = ASL_SCALE_GRADIENT ? -d * k.gradient_scale : -d;
 #endif
+#if ASL_CLASS_WEIGHT
+    r.w *= f.class_weight;
+    r.gradient *= f.class_weight;
+#endif
+    (void)f;
     return r;
 }
 
-// One element whose target may be soft (the unaligned head and ragged tail).
-__device__ __forceinline__ ElementResult any_element(float x, float y, const Parameters& k)
+// One element whose target may be soft (the unaligned head and ragged tail); y is the raw label.
+__device__ __forceinline__ ElementResult any_element(float x, float y, const Parameters& k, const ClassFactors& f)
 {
-#if ASL_TARGET_DTYPE == ASL_DTYPE_UINT8
-    return binary_element(x, y != 0.0f, k);
+#if ASL_SMOOTHING
+    return soft_element(x, smoothed_target(y, k), k, f);  // smoothing leaves no target at 0 or 1
+#elif ASL_TARGET_DTYPE == ASL_DTYPE_UINT8
+    return binary_element(x, y != 0.0f, k, f);
 #else
-    return y == 0.0f || y == 1.0f ? binary_element(x, y != 0.0f, k) : soft_element(x, y, k);
+    return y == 0.0f || y == 1.0f ? binary_element(x, y != 0.0f, k, f) : soft_element(x, y, k, f);
 #endif
 }
 
@@ -289,11 +425,13 @@ __device__ __forceinline__ void scalar_range(const Logit* x, const Target* y, Lo
                                              asl_index begin, asl_index end, const Parameters& k, Sums& sums)
 {
     const asl_index stride = (asl_index)gridDim.x * blockDim.x;
+    ColumnCursor column = column_cursor(begin + (asl_index)blockIdx.x * blockDim.x + threadIdx.x, stride, k);
     for (asl_index i = begin + (asl_index)blockIdx.x * blockDim.x + threadIdx.x; i < end; i += stride)
     {
         float xf[1] = { LogitCodec::load(x[i]) };
-        float yf[1] = { TargetCodec::load(y[i]) };
-        ElementResult r = any_element(xf[0], yf[0], k);
+        float yf[1] = { TargetCodec::load(y[i]) };       // the statistics keep the raw labels
+        ElementResult r = any_element(xf[0], yf[0], k, factors_at(column.column, k));
+        column.skip(k);
 #if ASL_GRADIENT != 0
         gradient[i] = LogitCodec::store(r.gradient);
 #endif
@@ -343,8 +481,14 @@ __device__ __forceinline__ Pack<Logit, N> encode_pack(const float (&values)[N])
 
 // 16-bit logits unroll 8 elements per step; with the pow path that is enough live state that ptxas's
 // default register heuristic spilled (sm_75 and sm_90), so those variants ask for 2 resident blocks (128 registers)
-// instead. The other variants keep the default, which gives them fewer PTX instructions.
-#if (ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GAMMA_MODE == 2
+// instead. The other variants keep the default, which gives them fewer PTX instructions. timm's terms (the column
+// cursor, the factors, soft targets everywhere) spilled 4 to 8 bytes with the default on sm_75 to sm_90 in every logit
+// type, so their variants ask for 2 resident blocks too; 16-bit logits with the full gradient, element losses and
+// statistics all on still spilled 4 bytes at 128 registers (sm_75 to sm_90), so that corner gets one block's worth.
+#if ASL_TIMM_TERMS && (ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GRADIENT == 2 \
+    && ASL_ELEMENT_LOSS && ASL_STATISTICS
+#define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE, 1)
+#elif ((ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GAMMA_MODE == 2) || ASL_TIMM_TERMS
 #define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE, 2)
 #else
 #define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE)
@@ -355,9 +499,19 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
                Logit* __restrict__ gradient, Logit* __restrict__ element_loss, double* __restrict__ partials,
                unsigned int* __restrict__ ticket, double loss_scale, float* __restrict__ loss_out,
                double* __restrict__ statistics_out,
-               float clip, float eps, float log_eps, float gamma_pos, float gamma_neg, float gradient_scale)
+               float clip, float eps, float log_eps, float gamma_pos, float gamma_neg, float gradient_scale
+#if ASL_TIMM_TERMS
+               , const float* __restrict__ pos_weight, const float* __restrict__ class_weight, unsigned int classes,
+               float one_minus_smoothing, float half_smoothing, float pos_weight_all
+#endif
+               )
 {
+#if ASL_TIMM_TERMS
+    const Parameters k = { clip, eps, log_eps, gamma_pos, gamma_neg, gradient_scale,
+                           pos_weight, class_weight, classes, one_minus_smoothing, half_smoothing, pos_weight_all };
+#else
     const Parameters k = { clip, eps, log_eps, gamma_pos, gamma_neg, gradient_scale };
+#endif
     Sums sums;
 #pragma unroll
     for (int i = 0; i < ASL_SUM_COUNT; i++) sums.value[i] = sums.compensation[i] = 0.0f;
@@ -382,14 +536,19 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
     // Grid-stride over packs, counted in elements. With float32 targets the warp votes on soft targets with a
     // full mask, so all its lanes run the iterations of its first lane and a lane past the last pack sits
     // them out (the vote is a real barrier of the warp on Volta and later, and on the emulated device).
+    // (With smoothing every target is soft: no vote.)
+#define ASL_SOFT_TARGET_VOTE (ASL_TARGET_DTYPE == ASL_DTYPE_FLOAT32 && !ASL_SMOOTHING)
     const asl_index step = (asl_index)gridDim.x * blockDim.x * ASL_VECTOR;
-#if ASL_TARGET_DTYPE == ASL_DTYPE_UINT8
-    const asl_index lane_offset = 0;
-#else
+#if ASL_SOFT_TARGET_VOTE
     const asl_index lane_offset = (asl_index)(threadIdx.x & 31) * ASL_VECTOR;
+#else
+    const asl_index lane_offset = 0;
 #endif
-    for (asl_index base = head + ((asl_index)blockIdx.x * blockDim.x + threadIdx.x) * ASL_VECTOR; base - lane_offset < tail;
-         base += step)
+    const asl_index first = head + ((asl_index)blockIdx.x * blockDim.x + threadIdx.x) * ASL_VECTOR;
+    // The class of each element for timm's [C] factors: 1 further per element of a pack, then skip() jumps the
+    // other packs of the stride.
+    ColumnCursor column = column_cursor(first, step - ASL_VECTOR, k);
+    for (asl_index base = first; base - lane_offset < tail; base += step)
     {
         const bool in_range = lane_offset == 0 || base < tail;
         Pack<Logit, ASL_VECTOR> xs;
@@ -409,14 +568,19 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
         float gradient_values[ASL_VECTOR];
 #endif
         bool positive[ASL_VECTOR];
+        ClassFactors f[ASL_VECTOR];
 #pragma unroll
         for (int i = 0; i < ASL_VECTOR; i++)
         {
             xf[i] = decode_logit<ASL_VECTOR>(xs, i);
-            yf[i] = TargetCodec::load(ys.element[i]);
+            yf[i] = TargetCodec::load(ys.element[i]);      // the statistics keep the raw labels
             positive[i] = TargetCodec::is_positive(ys.element[i]);
+            f[i] = factors_at(column.column, k);
+            column.next(k);
         }
-#if ASL_TARGET_DTYPE == ASL_DTYPE_UINT8
+#if ASL_SMOOTHING
+        const bool soft = true;
+#elif ASL_TARGET_DTYPE == ASL_DTYPE_UINT8
         const bool soft = false;
 #else
         // y - y^2 (one rounding, by fma) is 0 exactly for y = 0 and y = 1 (NaN and out-of-range values count as
@@ -433,7 +597,7 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
 #pragma unroll
             for (int i = 0; i < ASL_VECTOR; i++)
             {
-                const ElementResult r = soft_element(xf[i], yf[i], k);
+                const ElementResult r = soft_element(xf[i], smoothed_target(yf[i], k), k, f[i]);
                 l0[i] = r.l0;
                 w[i] = r.w;
                 p[i] = r.p;
@@ -447,7 +611,7 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
 #pragma unroll
             for (int i = 0; i < ASL_VECTOR; i++)
             {
-                const ElementResult r = binary_element(xf[i], positive[i], k);
+                const ElementResult r = binary_element(xf[i], positive[i], k, f[i]);
                 l0[i] = r.l0;
                 w[i] = r.w;
                 p[i] = r.p;
@@ -466,6 +630,7 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
         store_pack<Logit, ASL_VECTOR>(element_loss + base, encode_pack<ASL_VECTOR>(loss));
 #endif
         accumulate<ASL_VECTOR>(sums, l0, w, p, yf);
+        column.skip(k);
     }
     scalar_range(x, y, gradient, element_loss, tail, count, k, sums);
 

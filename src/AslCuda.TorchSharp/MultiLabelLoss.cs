@@ -33,6 +33,9 @@ internal static class MultiLabelLoss
     private static float[] ClassFactors(Tensor factors, string name, bool allowScalar)
     {
         TensorBridge.CheckUsable(factors, name);
+        // The values are read once, here: a CPU or CUDA tensor serves an input on any device, a meta one has none.
+        if (factors.device.type is not (DeviceType.CPU or DeviceType.CUDA))
+            throw new ArgumentException($"{name} is on {factors.device}, which holds no values to read; pass a CPU or CUDA tensor.", name);
         if (!TensorBridge.IsFloatingPoint(factors.dtype))
             throw new ArgumentException($"{name} must be a floating point tensor, got {factors.dtype}.", name);
         bool shapeFits = factors.dim() == 1 || (allowScalar && factors.dim() == 0);
@@ -68,10 +71,7 @@ internal static class MultiLabelLoss
 
         switch (backend)
         {
-            // The fused CPU pass computes timm's terms; the CUDA kernel does not yet, so Auto runs them composed on
-            // CUDA tensors, and Fused there refuses them (NotSupportedException) rather than drop them.
             case AslBackend.Composed:
-            case AslBackend.Auto when options.HasTimmTerms && input.device.type == DeviceType.CUDA:
                 if (statistics is not null)
                 {
                     var sums = MultiLabelComposed.Statistics(input, target);

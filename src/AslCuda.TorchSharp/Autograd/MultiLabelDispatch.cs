@@ -34,7 +34,7 @@ internal static unsafe class MultiLabelDispatch
     /// <summary>C of an [N, C] input, for batchmean and the per-class factors; 0 for other shapes (which need neither).</summary>
     private static int Classes(Tensor input) => input.dim() == 2 ? checked((int)input.shape[1]) : 0;
 
-    /// <summary>One kernel launch (plus the reduction's finisher) on the tensor's device, default stream.</summary>
+    /// <summary>One kernel launch (its last block reduces the loss) on the tensor's device, default stream.</summary>
     private static Tensor RunCuda(Tensor input, Tensor target, AslOptions options, Tensor? gradient, Tensor? elementLoss, StatisticsBox? statistics)
     {
         var lossOutput = torch.empty(1, ScalarType.Float32, input.device);
@@ -46,7 +46,7 @@ internal static unsafe class MultiLabelDispatch
             gradient is null ? 0 : TensorBridge.DataPointer(gradient),
             elementLoss is null ? 0 : TensorBridge.DataPointer(elementLoss),
             TensorBridge.DataPointer(lossOutput),
-            statisticsOutput is null ? 0 : TensorBridge.DataPointer(statisticsOutput));
+            statisticsOutput is null ? 0 : TensorBridge.DataPointer(statisticsOutput), Classes(input));
         if (statistics is not null)
         {
             var sums = statisticsOutput!.cpu().data<double>().ToArray();   // waits for the kernel

@@ -65,15 +65,6 @@ public static unsafe class MultiLabelCpu
         }
     }
 
-    /// <summary>The CUDA kernel does not compute timm's terms yet: it refuses them rather than ignore them.</summary>
-    internal static void RejectTimmTerms(AslOptions options)
-    {
-        if (options.HasTimmTerms)
-            throw new NotSupportedException(
-                "the multi-label CUDA kernel does not compute timm's smoothing, pos_weight, per-class weight or batchmean yet; " +
-                "use AslBackend.Composed (AslBackend.Auto does so for CUDA tensors), the fused CPU pass, or MultiLabelReference.");
-    }
-
     /// <summary>
     /// <paramref name="classes"/> must be 0 (not given) or a C dividing the count, and batchmean and per-class
     /// factors need it (<see cref="AslOptions.CheckShape"/>).

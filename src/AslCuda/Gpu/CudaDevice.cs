@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using AslCuda.Cuda;
 
 namespace AslCuda.Gpu;
@@ -108,6 +110,7 @@ internal sealed class GpuDevice
 
     private readonly ConcurrentDictionary<string, Lazy<CudaModule>> _modules = new();
     private readonly Once<DeviceMemory> _workspace;
+    private readonly ConditionalWeakTable<float[], DeviceMemory> _classFactors = new();
 
     public int Ordinal { get; }
     public string Name { get; }
@@ -179,6 +182,34 @@ internal sealed class GpuDevice
             }
             return workspace;
         });
+    }
+
+    /// <summary>
+    /// Device address of a per-class factor vector of <see cref="AslOptions"/> (timm's weight or pos_weight, [C]
+    /// float32), uploaded on first use and then reused: the options own a private copy of the values (taken when
+    /// set, never changed; <c>with</c> copies share it), so that array is the key. The copy lives as long as the
+    /// array: when the options are collected, the table drops it and its handle's finalizer frees it (cuMemFree
+    /// synchronizes with the device, so a launch still in flight keeps reading valid memory). Call under
+    /// <see cref="LaunchLock"/>, so two launches never upload the same vector twice.
+    /// </summary>
+    public ulong ClassFactors(ReadOnlyMemory<float> factors)
+    {
+        if (!MemoryMarshal.TryGetArray(factors, out var segment) || segment.Offset != 0 || segment.Count != segment.Array!.Length)
+            throw new ArgumentException("per-class factors must be the options' own array.", nameof(factors));
+        return _classFactors.GetValue(segment.Array, values =>
+        {
+            var memory = DeviceMemory.Allocate(Context, (long)values.Length * sizeof(float));
+            try
+            {
+                memory.Upload<float>(values);
+            }
+            catch
+            {
+                memory.Dispose();
+                throw;
+            }
+            return memory;
+        }).Pointer;
     }
 
     /// <summary>The module of one kernel variant, compiled (or taken from the cache) and loaded once per device.</summary>

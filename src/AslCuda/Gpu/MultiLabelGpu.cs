@@ -23,13 +23,27 @@ internal enum GammaMode
     Pow = 2,
 }
 
+/// <summary>How timm's pos_weight reaches the kernel (ASL_POS_WEIGHT).</summary>
+internal enum PosWeightMode
+{
+    None = 0,
+    /// <summary>One value for every class, a launch parameter.</summary>
+    Scalar = 1,
+    /// <summary>One value per class, a [C] device buffer read by column.</summary>
+    PerClass = 2,
+}
+
 /// <summary>
 /// One compile-time variant of kernels/asl_multilabel.cu. Whole gammas are compiled in (so the weight is
 /// a product); other gammas are launch parameters, so adaptive asymmetry does not compile per step.
+/// timm's terms (docs/timm.md) are switches of their own, off by default, so the paper code's variants compile
+/// exactly as without them; batchmean is only a scale of the sum and the gradient, no switch.
 /// </summary>
 internal readonly record struct MultiLabelVariant(
     AslDataType Logit, AslDataType Target, MultiLabelGradient Gradient, bool ElementLoss, bool Statistics, bool Clip,
-    GammaMode Gammas, int GammaPosInteger, int GammaNegInteger, bool ClipBelowEps = false, bool ScaleGradient = false)
+    GammaMode Gammas, int GammaPosInteger, int GammaNegInteger,
+    bool Smoothing = false, bool ClassWeight = false, PosWeightMode PosWeight = PosWeightMode.None,
+    bool ClipBelowEps = false, bool ScaleGradient = false)
 {
     public const int BlockSize = 256;
     public static KernelProgram Program => KernelProgram.Get("asl_multilabel.cu");
@@ -41,13 +55,18 @@ internal readonly record struct MultiLabelVariant(
             : options.DetachFocalWeight || gammas == GammaMode.None ? MultiLabelGradient.Detached
             : MultiLabelGradient.Full;
         bool integer = gammas == GammaMode.Integer;
+        var posWeight = options.PosWeight.Length switch { 0 => PosWeightMode.None, 1 => PosWeightMode.Scalar, _ => PosWeightMode.PerClass };
         // The kernel drops the eps clamp of log xn where it cannot act (xn >= clip >= eps), and the gradient's
-        // multiply where the scale is 1 (every reduction but mean).
+        // multiply where the scale is 1 (sum and none; mean and batchmean divide).
         return new MultiLabelVariant(logit, target, mode, options.Reduction == AslReduction.None, statistics, options.Clip > 0,
             gammas, integer ? (int)options.GammaPos : 0, integer ? (int)options.GammaNeg : 0,
+            options.Smoothing > 0, options.ClassWeight.Length > 0, posWeight,
             ClipBelowEps: options.Clip > 0 && (float)options.Clip < (float)options.Eps,
-            ScaleGradient: gradient && options.Reduction == AslReduction.Mean);
+            ScaleGradient: gradient && options.Reduction is AslReduction.Mean or AslReduction.BatchMean);
     }
+
+    /// <summary>True when one of timm's switches is on: the kernel then takes the extra launch arguments.</summary>
+    public bool HasTimmTerms => Smoothing || ClassWeight || PosWeight != PosWeightMode.None;
 
     /// <summary>Logit elements per 16-byte load.</summary>
     public int VectorWidth => 16 / Logit.SizeOf();
@@ -64,6 +83,9 @@ internal readonly record struct MultiLabelVariant(
         $"-DASL_GAMMA_MODE={(int)Gammas}",
         $"-DASL_GAMMA_POS_INT={GammaPosInteger}",
         $"-DASL_GAMMA_NEG_INT={GammaNegInteger}",
+        $"-DASL_SMOOTHING={(Smoothing ? 1 : 0)}",
+        $"-DASL_CLASS_WEIGHT={(ClassWeight ? 1 : 0)}",
+        $"-DASL_POS_WEIGHT={(int)PosWeight}",
         $"-DASL_BLOCK_SIZE={BlockSize}",
     ];
 
@@ -89,7 +111,20 @@ internal readonly record struct MultiLabelVariant(
 public static unsafe class MultiLabelGpu
 {
     /// <summary>Bytes of each argument of the launch below, in order (checked against the PTX's .entry by the NVRTC tests).</summary>
-    internal static readonly int[] ArgumentBytes = [8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4];
+    internal static int[] ArgumentBytes(MultiLabelVariant variant) =>
+        variant.HasTimmTerms ? [.. PaperArgumentBytes, .. TimmArgumentBytes] : PaperArgumentBytes;
+
+    /// <summary>
+    /// A cap on the grid below the resident-block limit, for tests only: with a grid of one or two blocks, a few
+    /// thousand elements take the grid-stride loops through several steps, which the emulated device could otherwise
+    /// only reach with about a million elements (the column of timm's per-class factors is carried from step to step).
+    /// </summary>
+    internal static int MaxBlocks { get; set; } = int.MaxValue;
+
+    private static readonly int[] PaperArgumentBytes = [8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4];
+
+    /// <summary>pos_weight [C], class weight [C], classes, 1 - s, s/2, the one pos_weight: only where a timm switch is on.</summary>
+    private static readonly int[] TimmArgumentBytes = [8, 8, 4, 4, 4, 4];
 
     /// <summary>
     /// Enqueues the loss (and gradient) of <paramref name="count"/> elements on device
@@ -107,13 +142,19 @@ public static unsafe class MultiLabelGpu
     /// mean); 0 selects the forward-only kernel.</param>
     /// <param name="elementLoss">Receives each element's loss; required for reduction none, else 0.</param>
     /// <param name="lossOutput">Receives the loss as one float32: the sum, or the mean; for none, the sum of the element losses.</param>
-    /// <param name="statisticsOutput">0, or four doubles: sum p*y, sum y, sum p*(1-y), sum (1-y).</param>
+    /// <param name="statisticsOutput">0, or four doubles: sum p*y, sum y, sum p*(1-y), sum (1-y) (of the labels as
+    /// given: smoothing does not change them).</param>
+    /// <param name="classes">C of the row-major [N, C] input: batchmean and the per-class factors need it
+    /// (<see cref="AslOptions.CheckShape"/>); 0 where neither is used.</param>
     public static void Launch(int deviceOrdinal, AslDataType logitType, nint input, AslDataType targetType, nint target, long count,
-        AslOptions options, nint gradient, nint elementLoss, nint lossOutput, nint statisticsOutput)
+        AslOptions options, nint gradient, nint elementLoss, nint lossOutput, nint statisticsOutput, int classes = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Cpu.MultiLabelCpu.RejectTimmTerms(options);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfNegative(classes);
+        if (classes > 0 && count % classes != 0)
+            throw new ArgumentException($"classes = {classes} does not divide the element count {count} (rows of C classes).", nameof(classes));
+        options.CheckShape(count, classes);
         if (!logitType.IsFloatingPoint()) throw new ArgumentException($"logits must be floating point, got {logitType}.", nameof(logitType));
         if (targetType is not (AslDataType.Float32 or AslDataType.UInt8))
             throw new ArgumentException($"targets must be float32 or uint8/bool, got {targetType}.", nameof(targetType));
@@ -129,19 +170,37 @@ public static unsafe class MultiLabelGpu
         var kernel = LoadedKernel.Get(device, MultiLabelVariant.Program, variant.Defines, "asl_multilabel", MultiLabelVariant.BlockSize);
 
         long packs = (count + variant.VectorWidth - 1) / variant.VectorWidth;
-        int blocks = (int)Math.Clamp((packs + MultiLabelVariant.BlockSize - 1) / MultiLabelVariant.BlockSize, 1, kernel.MaxResidentBlocks);
+        int blocks = (int)Math.Clamp((packs + MultiLabelVariant.BlockSize - 1) / MultiLabelVariant.BlockSize, 1,
+            Math.Min(kernel.MaxResidentBlocks, MaxBlocks));
         float clip = (float)options.Clip, eps = (float)options.Eps, logEps = (float)Math.Log(options.Eps);
         float gammaPos = (float)options.GammaPos, gammaNeg = (float)options.GammaNeg;
-        bool mean = options.Reduction == AslReduction.Mean;
-        float gradientScale = mean && count > 0 ? (float)(1.0 / count) : 1f;
-        double lossScale = mean ? (count > 0 ? 1.0 / count : double.NaN) : 1.0;
+        // What the reduction multiplies the sum by: 1/(N*C) for mean, 1/N (= C/count) for batchmean; the gradient is
+        // already scaled the same way. No element (and so no row): NaN, as PyTorch's mean of nothing.
+        double reductionScale = options.Reduction switch
+        {
+            AslReduction.Mean => 1.0 / count,
+            AslReduction.BatchMean => (double)classes / count,
+            _ => 1.0,
+        };
+        double lossScale = count == 0 && options.Reduction is AslReduction.Mean or AslReduction.BatchMean ? double.NaN : reductionScale;
+        float gradientScale = count > 0 ? (float)reductionScale : 1f;
+
+        // timm's terms (only read by variants that have them): 1 - s and s/2 of smoothing, the one pos_weight, and
+        // the [C] vectors in device memory, uploaded once per vector and device (GpuDevice.ClassFactors).
+        float oneMinusSmoothing = (float)(1 - options.Smoothing), halfSmoothing = (float)(0.5 * options.Smoothing);
+        float posWeightAll = variant.PosWeight == PosWeightMode.Scalar ? options.PosWeight.Span[0] : 1f;
+        uint classCount = (uint)classes;
 
         lock (device.LaunchLock)
         {
             ulong partials = device.Workspace.Pointer, ticket = device.WorkspaceTicket;
+            ulong posWeights = variant.PosWeight == PosWeightMode.PerClass ? device.ClassFactors(options.PosWeight) : 0;
+            ulong classWeights = variant.ClassWeight ? device.ClassFactors(options.ClassWeight) : 0;
             using var scope = device.Context.Push();
             void** arguments = stackalloc void*[] { &input, &target, &count, &gradient, &elementLoss, &partials, &ticket,
-                &lossScale, &lossOutput, &statisticsOutput, &clip, &eps, &logEps, &gammaPos, &gammaNeg, &gradientScale };
+                &lossScale, &lossOutput, &statisticsOutput, &clip, &eps, &logEps, &gammaPos, &gammaNeg, &gradientScale,
+                &posWeights, &classWeights, &classCount, &oneMinusSmoothing, &halfSmoothing, &posWeightAll };
+            // The paper code's variants declare only the first 16 parameters; the driver reads as many as the kernel has.
             Driver.Check(Driver.cuLaunchKernel(kernel.Function, (uint)blocks, 1, 1, MultiLabelVariant.BlockSize, 1, 1, 0, 0, arguments, null),
                 "cuLaunchKernel(asl_multilabel)");
             device.AfterLaunch("asl_multilabel", variant.Defines);
@@ -153,21 +212,22 @@ public static unsafe class MultiLabelGpu
     /// <see cref="Launch"/>, waits, and copies the results back. The current contents of
     /// <paramref name="gradient"/> and <paramref name="elementLoss"/> are uploaded first, so callers can
     /// poison them. An empty <paramref name="gradient"/> runs the forward-only kernel.
-    /// Returns the loss (see <c>lossOutput</c> of <see cref="Launch"/>).
+    /// Returns the loss (see <c>lossOutput</c> of <see cref="Launch"/>). <paramref name="classes"/> is C of the
+    /// row-major [N, C] input, as in <see cref="Launch"/>.
     /// </summary>
     public static float Compute<TLogit, TTarget>(ReadOnlySpan<TLogit> input, ReadOnlySpan<TTarget> target, AslOptions options,
-        Span<TLogit> gradient, Span<TLogit> elementLoss, out AslStatistics statistics, int device = 0)
+        Span<TLogit> gradient, Span<TLogit> elementLoss, out AslStatistics statistics, int device = 0, int classes = 0)
         where TLogit : unmanaged where TTarget : unmanaged =>
-        Run(input, target, options, gradient, elementLoss, computeStatistics: true, out statistics, device);
+        Run(input, target, options, gradient, elementLoss, computeStatistics: true, out statistics, device, classes);
 
     /// <summary>As the other overload, without the statistics (their kernel variant does not compute them).</summary>
     public static float Compute<TLogit, TTarget>(ReadOnlySpan<TLogit> input, ReadOnlySpan<TTarget> target, AslOptions options,
-        Span<TLogit> gradient, Span<TLogit> elementLoss, int device = 0)
+        Span<TLogit> gradient, Span<TLogit> elementLoss, int device = 0, int classes = 0)
         where TLogit : unmanaged where TTarget : unmanaged =>
-        Run(input, target, options, gradient, elementLoss, computeStatistics: false, out _, device);
+        Run(input, target, options, gradient, elementLoss, computeStatistics: false, out _, device, classes);
 
     private static float Run<TLogit, TTarget>(ReadOnlySpan<TLogit> input, ReadOnlySpan<TTarget> target, AslOptions options,
-        Span<TLogit> gradient, Span<TLogit> elementLoss, bool computeStatistics, out AslStatistics statistics, int device)
+        Span<TLogit> gradient, Span<TLogit> elementLoss, bool computeStatistics, out AslStatistics statistics, int device, int classes)
         where TLogit : unmanaged where TTarget : unmanaged
     {
         if (input.Length != target.Length)
@@ -193,7 +253,7 @@ public static unsafe class MultiLabelGpu
         stats?.Fill(0xFF);
 
         Launch(device, AslDataTypes.Of<TLogit>(), (nint)x.Pointer, AslDataTypes.Of<TTarget>(), (nint)y.Pointer, input.Length, options,
-            (nint)(g?.Pointer ?? 0), (nint)(l?.Pointer ?? 0), (nint)loss.Pointer, (nint)(stats?.Pointer ?? 0));
+            (nint)(g?.Pointer ?? 0), (nint)(l?.Pointer ?? 0), (nint)loss.Pointer, (nint)(stats?.Pointer ?? 0), classes);
 
         // Synchronous copies on the default stream wait for the kernels.
         g?.Download(gradient);

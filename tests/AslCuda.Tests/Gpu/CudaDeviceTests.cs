@@ -40,6 +40,28 @@ public class CudaDeviceTests
             Does.Contain("ASLCUDA_NVRTC_PATH=libc.so.6").And.Contains("does not export nvrtcVersion"));
     }
 
+    /// <summary>The CUDA launcher checks the shape against timm's terms (as the CPU pass does) before it touches a
+    /// device, so a bad call fails with the argument and the numbers whether or not a GPU is there.</summary>
+    [Test]
+    public void The_multi_label_launcher_checks_classes_against_timms_terms_before_touching_a_device()
+    {
+        void Launch(AslOptions options, long count, int classes) =>
+            MultiLabelGpu.Launch(0, AslDataType.Float32, 1, AslDataType.Float32, 1, count, options, 0, 0, 1, 0, classes);
+        Assert.Multiple(() =>
+        {
+            Assert.That(() => Launch(AslOptions.TimmDefaults, 20, 0),
+                Throws.ArgumentException.With.Property("ParamName").EqualTo("classes").And.Message.Contains("batchmean").And.Message.Contains("C = 0"));
+            Assert.That(() => Launch(new AslOptions(), 20, 7),
+                Throws.ArgumentException.With.Property("ParamName").EqualTo("classes").And.Message.Contains("classes = 7").And.Message.Contains("20"));
+            Assert.That(() => Launch(new AslOptions(), 20, -1),
+                Throws.InstanceOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("classes"));
+            Assert.That(() => Launch(new AslOptions { ClassWeight = new[] { 1f, 2f, 3f } }, 20, 4),
+                Throws.ArgumentException.With.Property("ParamName").EqualTo("ClassWeight").And.Message.Contains("3 values").And.Message.Contains("4 classes"));
+            Assert.That(() => Launch(new AslOptions { PosWeight = new[] { 1f, 2f } }, 20, 5),
+                Throws.ArgumentException.With.Property("ParamName").EqualTo("PosWeight").And.Message.Contains("2 values"));
+        });
+    }
+
     [Test]
     public void Describe_never_throws()
     {

@@ -20,12 +20,14 @@ public sealed record GpuCheckResult(string Name, bool Passed, string Detail);
 
 /// <summary>
 /// One multi-label GPU check: a kernel variant (element types and options), whether the gradient and the
-/// statistics are asked for, the element count and where in its buffers the data starts.
+/// statistics are asked for, the element count and where in its buffers the data starts, and C of the
+/// row-major [N, C] input where timm's batchmean or per-class factors need it (0 otherwise).
 /// </summary>
 public sealed record MultiLabelCase(string Name, AslDataType Logit, AslDataType Target, AslOptions Options, bool Gradient, bool Statistics,
-    long Count, int ElementOffset = 0)
+    long Count, int ElementOffset = 0, int Classes = 0)
 {
-    public override string ToString() => $"{Name} {Logit}/{Target} n={Count}{(ElementOffset > 0 ? $" +{ElementOffset}" : "")}";
+    public override string ToString() =>
+        $"{Name} {Logit}/{Target} n={Count}{(Classes > 0 ? $" C={Classes}" : "")}{(ElementOffset > 0 ? $" +{ElementOffset}" : "")}";
 }
 
 /// <summary>
@@ -77,9 +79,74 @@ public static class MultiLabelGpuChecks
         yield return new MultiLabelCase("unaligned", AslDataType.Float16, AslDataType.Float32, o with { Reduction = AslReduction.None }, true, false, unaligned, ElementOffset: 3);
     }
 
+    /// <summary>
+    /// timm's terms (docs/timm.md) against the oracle: option sets that between them reach every timm switch of the
+    /// kernel (smoothing, class weight, pos_weight as one value and per class) with each gamma mode, gradient mode,
+    /// clip on and off and every reduction (batchmean included), for the given C (the per-class vectors have C values).
+    /// </summary>
+    public static (string Name, AslOptions Options)[] TimmOptionSets(int classes)
+    {
+        float[] weight = Enumerable.Range(0, classes).Select(c => 0.25f + c % 5 * 0.5f).ToArray();
+        float[] posWeight = Enumerable.Range(0, classes).Select(c => 0.5f + c % 3).ToArray();
+        return
+        [
+            ("timm-default", AslOptions.TimmDefaults),                                    // batchmean alone: the paper's kernel, scaled by 1/N
+            ("timm-smoothing", AslOptions.TimmDefaults with { Smoothing = 0.1 }),
+            ("timm-pos-weight-one-detached-sum", new AslOptions { PosWeight = new[] { 2.5f } }),
+            ("timm-per-class-pow-full-none", new AslOptions { GammaPos = 0.5, GammaNeg = 2.5, DetachFocalWeight = false,
+                Reduction = AslReduction.None, ClassWeight = weight, PosWeight = posWeight }),
+            ("timm-all-no-clip-mean", new AslOptions { GammaPos = 1, GammaNeg = 3, Clip = 0, Smoothing = 0.2, ClassWeight = weight,
+                PosWeight = new[] { 1.5f }, Reduction = AslReduction.Mean }),
+            ("timm-all-int-full-batchmean", AslOptions.TimmDefaults with { Smoothing = 0.05, ClassWeight = weight, PosWeight = posWeight }),
+            ("timm-weight-smoothing-no-focusing", new AslOptions { GammaPos = 0, GammaNeg = 0, Smoothing = 0.3, ClassWeight = weight }),
+        ];
+    }
+
+    /// <summary>
+    /// Every timm option set with every logit and target type and the gradient, on [N, C] with C = 37 (no multiple of
+    /// any vector width, so packs straddle rows) and N*C not a multiple of the widest pack (a ragged tail); each set
+    /// also once forward only. Statistics on every other case (they stay on the raw labels).
+    /// </summary>
+    public static IEnumerable<MultiLabelCase> TimmCases(int rows = 53, int classes = 37)
+    {
+        int index = 0;
+        foreach (var (name, options) in TimmOptionSets(classes))
+        {
+            foreach (var logit in LogitTypes)
+            foreach (var target in TargetTypes)
+                yield return new MultiLabelCase(name, logit, target, options, true, index++ % 2 == 0, (long)rows * classes, Classes: classes);
+            yield return new MultiLabelCase(name + "-forward", AslDataType.Float32, AslDataType.Float32, options, false, true, (long)rows * classes,
+                Classes: classes);
+        }
+    }
+
+    /// <summary>
+    /// timm's terms at odd shapes: one class (C below every vector width), fewer elements than one pack, C = 7 against
+    /// packs of 8 with the unaligned (scalar) path, and a wide row (OpenImages' 9605 classes) over many blocks.
+    /// </summary>
+    public static IEnumerable<MultiLabelCase> TimmSizeCases()
+    {
+        var all = TimmOptionSets(1)[5].Options;
+        yield return new MultiLabelCase("timm-one-class", AslDataType.Float32, AslDataType.UInt8, all, true, true, 13, Classes: 1);
+        yield return new MultiLabelCase("timm-one-class", AslDataType.BFloat16, AslDataType.Float32, all, true, false, 29, Classes: 1);
+        yield return new MultiLabelCase("timm-below-one-pack", AslDataType.Float16, AslDataType.UInt8, TimmOptionSets(3)[3].Options, true, true, 3, Classes: 3);
+        yield return new MultiLabelCase("timm-unaligned", AslDataType.Float16, AslDataType.Float32, TimmOptionSets(7)[5].Options, true, true, 7 * 301,
+            ElementOffset: 3, Classes: 7);
+        yield return new MultiLabelCase("timm-unaligned", AslDataType.Float32, AslDataType.UInt8, TimmOptionSets(7)[3].Options, true, false, 7 * 301,
+            ElementOffset: 1, Classes: 7);
+        long rows = GpuCheckDevice.Size(211, 3);
+        yield return new MultiLabelCase("timm-openimages", AslDataType.BFloat16, AslDataType.UInt8, TimmOptionSets(9605)[5].Options, true, true,
+            rows * 9605, Classes: 9605);
+    }
+
     /// <summary>At least 2^27 elements (hardware only, see <see cref="GpuCheckDevice"/>).</summary>
     public static MultiLabelCase LargeCase() =>
         new("large", AslDataType.Float32, AslDataType.UInt8, new AslOptions(), true, true, (1L << 27) + 3);
+
+    /// <summary>timm's terms on more than 2^27 elements, [14000, 9605]: a grid that strides many times, so the kernel's
+    /// column carried through the grid-stride loop is checked far from its start (hardware only).</summary>
+    public static MultiLabelCase LargeTimmCase() =>
+        new("large-timm", AslDataType.Float32, AslDataType.Float32, TimmOptionSets(9605)[5].Options, true, true, 14_000L * 9605, Classes: 9605);
 
     /// <summary>Runs the case on device 0 (or through <paramref name="runner"/>) and compares with the oracle.</summary>
     public static GpuCheckResult Check(MultiLabelCase c, int seed = 1, IMultiLabelRunner? runner = null) =>
@@ -143,7 +210,8 @@ public static class MultiLabelGpuChecks
 
             nint At(DeviceMemory? m, int elementSize) => m is null ? 0 : (nint)(m.Pointer + (ulong)(c.ElementOffset * elementSize));
             MultiLabelGpu.Launch(0, c.Logit, At(xs, Unsafe.SizeOf<TLogit>()), c.Target, At(ys, Unsafe.SizeOf<TTarget>()), c.Count, c.Options,
-                At(gradient, Unsafe.SizeOf<TLogit>()), At(elementLoss, Unsafe.SizeOf<TLogit>()), (nint)loss.Pointer, (nint)(statistics?.Pointer ?? 0));
+                At(gradient, Unsafe.SizeOf<TLogit>()), At(elementLoss, Unsafe.SizeOf<TLogit>()), (nint)loss.Pointer, (nint)(statistics?.Pointer ?? 0),
+                c.Classes);
 
             var g = new TLogit[c.Gradient ? total : 0];
             var l = new TLogit[none ? total : 0];
@@ -162,7 +230,12 @@ public static class MultiLabelGpuChecks
     {
         var o = c.Options;
         double tolerance = c.Logit is AslDataType.Float16 or AslDataType.BFloat16 ? 1e-2 : 1e-5;
-        double scale = o.Reduction == AslReduction.Mean ? 1.0 / c.Count : 1.0;
+        double scale = o.Reduction switch
+        {
+            AslReduction.Mean => 1.0 / c.Count,
+            AslReduction.BatchMean => (double)c.Classes / c.Count,
+            _ => 1.0,
+        };
         const int chunk = 1 << 16;
         int chunks = (int)((c.Count + chunk - 1) / chunk);
         var sums = new double[chunks, 11];
@@ -172,11 +245,12 @@ public static class MultiLabelGpuChecks
             for (long i = begin; i < end; i++)
             {
                 double xi = ToDouble(x[i]), yi = ToDouble(y[i]);
-                double loss = MultiLabelReference.ElementLoss(xi, yi, o);
+                int column = c.Classes > 0 ? (int)((i - c.ElementOffset) % c.Classes) : 0;
+                double loss = MultiLabelReference.ElementLoss(xi, yi, o, column);
                 sums[k, 0] += loss;
                 if (c.Gradient)
                 {
-                    double reference = scale * MultiLabelReference.ElementGradient(xi, yi, o);
+                    double reference = scale * MultiLabelReference.ElementGradient(xi, yi, o, column);
                     double d = ToDouble(out_.Gradient[i]) - reference;
                     sums[k, 1] += d * d;
                     sums[k, 2] += reference * reference;
@@ -202,7 +276,7 @@ public static class MultiLabelGpuChecks
 
         var failures = new List<string>();
         var details = new List<string>();
-        double lossReference = o.Reduction == AslReduction.Mean ? Total(0) / c.Count : Total(0);
+        double lossReference = o.Reduction == AslReduction.None ? Total(0) : Total(0) * scale;
         Report("loss", RelativeError(Math.Pow(out_.Loss - lossReference, 2), lossReference * lossReference), $"{out_.Loss:R} vs {lossReference:R}");
         if (c.Gradient) Report("gradient", RelativeError(Total(1), Total(2)), "");
         if (o.Reduction == AslReduction.None) Report("element loss", RelativeError(Total(3), Total(4)), "");

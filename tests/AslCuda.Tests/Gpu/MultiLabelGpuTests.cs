@@ -19,12 +19,48 @@ public class MultiLabelGpuTests
 
     private static IEnumerable<MultiLabelCase> Variants() => MultiLabelGpuChecks.VariantCases();
     private static IEnumerable<MultiLabelCase> Sizes() => MultiLabelGpuChecks.SizeCases();
+    private static IEnumerable<MultiLabelCase> TimmVariants() => MultiLabelGpuChecks.TimmCases();
+    private static IEnumerable<MultiLabelCase> TimmSizes() => MultiLabelGpuChecks.TimmSizeCases();
 
     [TestCaseSource(nameof(Variants))]
     public void Variant_matches_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 11));
 
     [TestCaseSource(nameof(Sizes))]
     public void Size_matches_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 12));
+
+    [TestCaseSource(nameof(TimmVariants))]
+    public void Timm_terms_match_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 17));
+
+    [TestCaseSource(nameof(TimmSizes))]
+    public void Timm_terms_at_odd_sizes_match_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 18));
+
+    /// <summary>A grid capped at one or two blocks, so that each thread's grid-stride loops (vector and scalar) take
+    /// several steps at these small sizes and carry the class column from step to step.</summary>
+    [Test]
+    public void Timm_terms_in_a_striding_grid_match_the_oracle([Values(1, 2)] int blocks)
+    {
+        var cases = MultiLabelGpuChecks.TimmSizeCases().Where(c => c.Classes > 1 && c.Count < 10_000)
+            .Append(MultiLabelGpuChecks.TimmCases().ElementAt(5 * 9 + 1));      // every term, per-class, float32 logits, uint8 targets
+        MultiLabelGpu.MaxBlocks = blocks;
+        try
+        {
+            Assert.Multiple(() =>
+            {
+                foreach (var c in cases) AssertPassed(MultiLabelGpuChecks.Check(c, seed: 20 + blocks));
+            });
+        }
+        finally
+        {
+            MultiLabelGpu.MaxBlocks = int.MaxValue;
+        }
+    }
+
+    [Test]
+    public void Large_timm_size_matches_the_oracle()
+    {
+        if (GpuCheckDevice.IsEmulated) Assert.Ignore(GpuCheckDevice.HardwareOnlyReason);
+        AssertPassed(MultiLabelGpuChecks.Check(MultiLabelGpuChecks.LargeTimmCase(), seed: 19));
+    }
 
     [Test]
     public void Large_size_matches_the_oracle()

@@ -44,6 +44,39 @@ public class MultiLabelKernelCompileTests
     [TestCaseSource(nameof(Variants))]
     public void Variant_compiles_cleanly(object variant, int architecture) => AssertCompilesCleanly((MultiLabelVariant)variant, architecture);   // object: the variant type is internal
 
+    /// <summary>
+    /// timm's switches (smoothing, class weight, pos_weight one/per class): four combinations with every logit and target
+    /// type, the (gradient, gamma mode) pairs and the three on/off switches cycled, on sm_90; every term at once also on
+    /// sm_75 and sm_80. Their .entry takes the six extra arguments.
+    /// </summary>
+    private static IEnumerable<TestCaseData> TimmVariants()
+    {
+        (bool Smoothing, bool ClassWeight, PosWeightMode PosWeight)[] terms =
+            [(true, false, PosWeightMode.None), (false, true, PosWeightMode.Scalar), (false, false, PosWeightMode.PerClass), (true, true, PosWeightMode.PerClass)];
+        (MultiLabelGradient, GammaMode)[] modes =
+        [
+            (MultiLabelGradient.Detached, GammaMode.Integer), (MultiLabelGradient.Full, GammaMode.Pow), (MultiLabelGradient.None, GammaMode.Pow),
+            (MultiLabelGradient.Detached, GammaMode.None), (MultiLabelGradient.Full, GammaMode.Integer),
+        ];
+        int index = 0;
+        foreach (var logit in new[] { AslDataType.Float32, AslDataType.Float64, AslDataType.Float16, AslDataType.BFloat16 })
+        foreach (var target in new[] { AslDataType.Float32, AslDataType.UInt8 })
+        foreach (var (smoothing, classWeight, posWeight) in terms)
+        {
+            var (gradient, gammas) = modes[index % modes.Length];
+            int switches = index++ % 8;
+            bool integer = gammas == GammaMode.Integer;
+            var variant = new MultiLabelVariant(logit, target, gradient, ElementLoss: (switches & 1) != 0, Statistics: (switches & 2) != 0,
+                Clip: (switches & 4) != 0, gammas, integer ? 1 : 0, integer ? 4 : 0, smoothing, classWeight, posWeight);
+            bool all = smoothing && classWeight;
+            foreach (int architecture in all ? Architectures : [90])
+                yield return new TestCaseData(variant, architecture).SetArgDisplayNames(Describe(variant), $"sm_{architecture}");
+        }
+    }
+
+    [TestCaseSource(nameof(TimmVariants))]
+    public void Timm_variant_compiles_cleanly(object variant, int architecture) => AssertCompilesCleanly((MultiLabelVariant)variant, architecture);
+
     [TestCase(0, 4)]
     [TestCase(3, 1)]
     [TestCase(2, 7)]
@@ -78,12 +111,26 @@ public class MultiLabelKernelCompileTests
         var plain = MultiLabelVariant.For(AslDataType.Float32, AslDataType.Float32,
             new AslOptions { GammaNeg = 0, GammaPos = 0, DetachFocalWeight = false }, gradient: true, statistics: false);
         Assert.That(plain.Gradient, Is.EqualTo(MultiLabelGradient.Detached), "without focusing the full gradient is the detached one");
+
+        var batchMean = MultiLabelVariant.For(AslDataType.Float32, AslDataType.UInt8, AslOptions.TimmDefaults, gradient: true, statistics: false);
+        Assert.That(batchMean, Is.EqualTo(new MultiLabelVariant(AslDataType.Float32, AslDataType.UInt8, MultiLabelGradient.Full,
+            false, false, true, GammaMode.Integer, 1, 4)), "batchmean is a scale: the paper code's variant");
+        Assert.That(batchMean.HasTimmTerms, Is.False);
+        var timm = MultiLabelVariant.For(AslDataType.Float16, AslDataType.Float32,
+            AslOptions.TimmDefaults with { Smoothing = 0.1, ClassWeight = new[] { 1f, 2f }, PosWeight = new[] { 3f } }, gradient: true, statistics: false);
+        Assert.That((timm.Smoothing, timm.ClassWeight, timm.PosWeight), Is.EqualTo((true, true, PosWeightMode.Scalar)));
+        Assert.That(timm.Defines, Does.Contain("-DASL_SMOOTHING=1").And.Contain("-DASL_CLASS_WEIGHT=1").And.Contain("-DASL_POS_WEIGHT=1"));
+        var perClass = MultiLabelVariant.For(AslDataType.Float32, AslDataType.Float32, new AslOptions { PosWeight = new[] { 1f, 2f } }, gradient: true, statistics: false);
+        Assert.That((perClass.Smoothing, perClass.ClassWeight, perClass.PosWeight), Is.EqualTo((false, false, PosWeightMode.PerClass)));
+        Assert.That(MultiLabelGpu.ArgumentBytes(perClass), Has.Length.EqualTo(22));
+        Assert.That(MultiLabelGpu.ArgumentBytes(batchMean), Has.Length.EqualTo(16));
     }
 
     private static void AssertCompilesCleanly(MultiLabelVariant variant, int architecture) =>
         KernelCompileAssert.CompilesCleanly(MultiLabelVariant.Program, variant.Defines, architecture, "asl_multilabel",
-            MultiLabelGpu.ArgumentBytes, MultiLabelVariant.BlockSize);
+            MultiLabelGpu.ArgumentBytes(variant), MultiLabelVariant.BlockSize);
 
     private static string Describe(MultiLabelVariant v) =>
-        $"{v.Logit}-{v.Target}-{v.Gradient}-{v.Gammas}{(v.ElementLoss ? "-none" : "")}{(v.Statistics ? "-stats" : "")}{(v.Clip ? "-clip" : "")}";
+        $"{v.Logit}-{v.Target}-{v.Gradient}-{v.Gammas}{(v.ElementLoss ? "-none" : "")}{(v.Statistics ? "-stats" : "")}{(v.Clip ? "-clip" : "")}" +
+        $"{(v.Smoothing ? "-smoothing" : "")}{(v.ClassWeight ? "-weight" : "")}{(v.PosWeight != PosWeightMode.None ? $"-pos{v.PosWeight}" : "")}";
 }

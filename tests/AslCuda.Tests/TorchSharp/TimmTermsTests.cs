@@ -163,5 +163,9 @@ public class TimmTermsTests
         Assert.That(() => AsymmetricLoss.Timm(weight: torch.tensor(2.0)), Throws.ArgumentException.With.Message.Contains("weight must be a [C] vector"));
         Assert.That(() => AsymmetricLoss.Timm(weight: torch.ones(3, ScalarType.Int64)), Throws.ArgumentException.With.Message.Contains("Int64"));
         Assert.That(() => AsymmetricLoss.Timm(smoothing: 1), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("smoothing"));
+        Assert.That(() => AsymmetricLoss.Timm(weight: torch.ones(3, device: torch.META)),
+            Throws.ArgumentException.With.Message.Contains("weight is on meta, which holds no values").And.Property("ParamName").EqualTo("weight"));
+        Assert.That(() => AslFunctional.asymmetric_loss_multi_label(torch.zeros(2, 3), torch.zeros(2, 3), posWeight: torch.ones(3, device: torch.META)),
+            Throws.ArgumentException.With.Message.Contains("posWeight is on meta").And.Property("ParamName").EqualTo("posWeight"));
     }
 }
