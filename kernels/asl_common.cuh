@@ -187,13 +187,15 @@ __device__ __forceinline__ float exp_negative(float a)
 // log1p(a) = 2s (1 + z/3 + z^2/5 + z^3/7 + ...), s = a / (2 + a), z = s^2 <= 1/25: the dropped terms are
 // below z^4/9 < 3e-7 relative, and s from div.approx (2 ulp) adds 2.4e-7. Elsewhere lg2.approx(1 + a) ln 2:
 // its absolute error 2^-22 on [0.5, 2] (2 ulp outside) and the rounding of 1 + a are below 6e-7 relative
-// there, since |log1p(a)| >= log(3/2) = 0.405.
-__device__ __forceinline__ float log1p_fast(float a)
+// there, since |log1p(a)| >= log(3/2) = 0.405. one_plus_a is 1 + a as the caller knows it: where a is itself a
+// rounded difference near -1 (a clipped negative's clip - (1 - q)), the caller's q + clip keeps the digits that
+// 1 + a would cancel away.
+__device__ __forceinline__ float log1p_fast(float a, float one_plus_a)
 {
     const float s = __fdividef(a, 2.0f + a);
     const float z = s * s;
     const float series = s * fmaf(z, fmaf(z, fmaf(z, 0.285714286f, 0.4f), 0.666666667f), 2.0f);
-    const float direct = __log2f(1.0f + a) * 0.693147182f;
+    const float direct = __log2f(one_plus_a) * 0.693147182f;
     return fabsf(s) <= 0.2f ? series : direct;         // a in [-1/3, 1/2], tested on s: one compare
 }
 
@@ -202,11 +204,11 @@ __device__ __forceinline__ float log1p_fast(float a)
 // form for tiny and subnormal a. For |a| < 2^-6 the series a - a^2/2 + a^3/3 (dropped terms below a^3/4 <
 // 1e-6 relative); elsewhere lg2.approx(1 + a) ln 2, whose absolute error 2^-22 (on [0.5, 2]; 2 ulp outside)
 // and the rounding of 1 + a are below 1.2e-5 relative there, since |log1p(a)| >= 0.0155. Half the
-// instructions of log1p_fast: no division.
-__device__ __forceinline__ float log1p_coarse(float a)
+// instructions of log1p_fast: no division. one_plus_a as for log1p_fast.
+__device__ __forceinline__ float log1p_coarse(float a, float one_plus_a)
 {
     const float series = fmaf(a * fmaf(a, 0.333333343f, -0.5f), a, a);
-    const float direct = __log2f(1.0f + a) * 0.693147182f;
+    const float direct = __log2f(one_plus_a) * 0.693147182f;
     return fabsf(a) < 0.015625f ? series : direct;      // a NaN takes the direct side: NaN
 }
 

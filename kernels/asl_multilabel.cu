@@ -55,7 +55,10 @@ struct ElementResult
 // losses round to 2^-9 (bfloat16) or 2^-12 (float16): __expf-class e^-|x| and log1p within 1.2e-5.
 #define ASL_PRECISE (sizeof(Logit) >= 4)
 #define ASL_PRECISE_EXP ASL_PRECISE
-__device__ __forceinline__ float log1p_logits(float a) { return ASL_PRECISE ? log1p_fast(a) : log1p_coarse(a); }
+__device__ __forceinline__ float log1p_logits(float a, float one_plus_a)
+{
+    return ASL_PRECISE ? log1p_fast(a, one_plus_a) : log1p_coarse(a, one_plus_a);
+}
 
 #if ASL_TIMM_TERMS
 // ---- timm's terms (docs/timm.md), compiled in only where the options use them ------------------------------
@@ -207,7 +210,8 @@ __device__ __forceinline__ ElementResult binary_element(float x, bool positive, 
 #endif
     if (positive || !(ut <= k.clip))
     {
-        log_term = log1p_logits(positive ? s.e : k.clip - ut);
+        // A negative's 1 + (clip - ut) is xn = pt + clip, accurate even where ut is close to 1 and clip tiny.
+        log_term = log1p_logits(positive ? s.e : k.clip - ut, positive ? 1.0f + s.e : pt + k.clip);
 #if ASL_SKIP_COVERS_GRADIENT
         negative_base = ut - k.clip;                    // > 0 here
 #if ASL_GRADIENT != 0
@@ -226,7 +230,7 @@ __device__ __forceinline__ ElementResult binary_element(float x, bool positive, 
 #else
     const float clip = 0.0f;
     const float negative_base = ut;
-    float l0 = clamp_min(fminf(z, 0.0f) - log1p_logits(s.e), k.log_eps);
+    float l0 = clamp_min(fminf(z, 0.0f) - log1p_logits(s.e, 1.0f + s.e), k.log_eps);
 #endif
     (void)clip;
 #if ASL_POS_WEIGHT
@@ -296,12 +300,12 @@ __device__ __forceinline__ ElementResult soft_element(float x, float y, const Pa
     // l0 = y lp + (1 - y) ln with lp = log max(p, eps) = max(log p, log eps), ln = log max(xn, eps).
 #if ASL_CLIP
     const float xn = fminf(q + k.clip, 1.0f);           // a NaN p still reaches l0, w and the gradient
-    const float lp = clamp_min(log_sigmoid(x, log1p_logits(s.e)), k.log_eps);
+    const float lp = clamp_min(log_sigmoid(x, log1p_logits(s.e, 1.0f + s.e)), k.log_eps);
     // ln = log(min(1 - p + clip, 1)) = log1p(min(clip - p, 0)), exactly 0 where p <= clip.
-    const float ln_log = p <= k.clip ? 0.0f : log1p_logits(clamp_max(k.clip - p, 0.0f));
+    const float ln_log = p <= k.clip ? 0.0f : log1p_logits(clamp_max(k.clip - p, 0.0f), xn);   // xn = 1 + that, unrounded
     const float ln = xn < k.eps ? k.log_eps : ln_log;
 #else
-    const float softplus = log1p_logits(s.e);
+    const float softplus = log1p_logits(s.e, 1.0f + s.e);
     const float lp = clamp_min(log_sigmoid(x, softplus), k.log_eps);
     const float ln = clamp_min(log_one_minus_sigmoid(x, softplus), k.log_eps);
 #endif

@@ -24,10 +24,22 @@ public sealed record GpuCheckResult(string Name, bool Passed, string Detail);
 /// row-major [N, C] input where timm's batchmean or per-class factors need it (0 otherwise).
 /// </summary>
 public sealed record MultiLabelCase(string Name, AslDataType Logit, AslDataType Target, AslOptions Options, bool Gradient, bool Statistics,
-    long Count, int ElementOffset = 0, int Classes = 0)
+    long Count, int ElementOffset = 0, int Classes = 0, SoftTargets Soft = SoftTargets.Third)
 {
     public override string ToString() =>
-        $"{Name} {Logit}/{Target} n={Count}{(Classes > 0 ? $" C={Classes}" : "")}{(ElementOffset > 0 ? $" +{ElementOffset}" : "")}";
+        $"{Name} {Logit}/{Target} n={Count}{(Classes > 0 ? $" C={Classes}" : "")}{(ElementOffset > 0 ? $" +{ElementOffset}" : "")}" +
+        (Soft == SoftTargets.Third ? "" : $" soft={Soft}");
+}
+
+/// <summary>Where float32 targets hold soft values (uint8 targets are always 0/1).</summary>
+public enum SoftTargets
+{
+    /// <summary>A third of the elements, anywhere: every warp of the kernel runs its soft-target body.</summary>
+    Third,
+    /// <summary>None: float32 targets that are all 0 or 1, so every warp votes for the binary body.</summary>
+    None,
+    /// <summary>A third of the elements of the first half only: warps of both kinds in one launch.</summary>
+    FirstHalf,
 }
 
 /// <summary>
@@ -63,6 +75,25 @@ public static class MultiLabelGpuChecks
         foreach (var target in TargetTypes)
         foreach (bool gradient in new[] { true, false })
             yield return new MultiLabelCase(gradient ? name : name + "-forward", logit, target, options, gradient, index++ % 2 == 0, n);
+    }
+
+    /// <summary>
+    /// Float32 targets through the kernel's per-warp vote: all 0/1 (the binary body everywhere) and soft in the first
+    /// half only (both bodies in one launch), every logit type, both gradient modes and clip on and off, at a size that
+    /// leaves a ragged tail and a partial last round of packs (lanes that sit the vote's iterations out).
+    /// </summary>
+    public static IEnumerable<MultiLabelCase> VoteCases()
+    {
+        long n = GpuCheckDevice.Size(100_003, 8_009);
+        int index = 0;
+        foreach (var (name, options) in OptionSets.Where(o => o.Name is "paper-default" or "coco-full-mean" or "pow-full-none" or "pow-detached-no-clip-mean"))
+        foreach (var logit in LogitTypes)
+        foreach (var soft in new[] { SoftTargets.None, SoftTargets.FirstHalf })
+            yield return new MultiLabelCase(name, logit, AslDataType.Float32, options, true, index++ % 2 == 0, n, Soft: soft);
+        // A clip below eps (the kernel's ASL_CLIP=2): xn can fall under eps, where the clamp stops the gradient.
+        var tinyClip = new AslOptions { Clip = 1e-9, Eps = 1e-6 };
+        foreach (var target in TargetTypes)
+            yield return new MultiLabelCase("clip-below-eps", AslDataType.Float32, target, tinyClip, true, true, n, Soft: SoftTargets.FirstHalf);
     }
 
     /// <summary>Odd sizes, a grid that the resident-block cap makes stride, and the unaligned-start path.</summary>
@@ -174,7 +205,7 @@ public static class MultiLabelGpuChecks
         long total = c.Count + c.ElementOffset;
         var x = new TLogit[total];
         var y = new TTarget[total];
-        Fill(x, y, seed, c.Options.Clip);
+        Fill(x, y, seed, c.Options.Clip, c.Soft);
 
         var first = runner.Run(c, x, y);
         if (repeat)
@@ -300,8 +331,8 @@ public static class MultiLabelGpuChecks
 
     /// <summary>Logits over [-12, 12] with a few +-30, +-100 and zeros, none within 1e-3 of the clip kink (p = clip,
     /// where the gradient jumps and float32 and float64 may land on different sides); targets binary, or for
-    /// float targets a third soft values in [0, 1].</summary>
-    private static void Fill<TLogit, TTarget>(TLogit[] x, TTarget[] y, int seed, double clip) where TLogit : unmanaged where TTarget : unmanaged
+    /// float targets soft values in [0, 1] where <paramref name="soft"/> says.</summary>
+    private static void Fill<TLogit, TTarget>(TLogit[] x, TTarget[] y, int seed, double clip, SoftTargets soft) where TLogit : unmanaged where TTarget : unmanaged
     {
         double[] extremes = [30, -30, 100, -100, 0];
         double kink = clip > 0 ? Math.Log(clip / (1 - clip)) : double.NaN;
@@ -316,7 +347,8 @@ public static class MultiLabelGpuChecks
                 while (Math.Abs(v - kink) < 1e-3);
                 x[i] = FromDouble<TLogit>(v);
                 double t = random.NextDouble() < 0.3 ? 1 : 0;
-                if (typeof(TTarget) == typeof(float) && random.Next(3) == 0) t = random.NextDouble();
+                bool mayBeSoft = soft == SoftTargets.Third || (soft == SoftTargets.FirstHalf && i < x.Length / 2);
+                if (typeof(TTarget) == typeof(float) && random.Next(3) == 0 && mayBeSoft) t = random.NextDouble();
                 y[i] = FromDouble<TTarget>(t);
             }
         });

@@ -34,6 +34,29 @@ public class MultiLabelGpuTests
     [TestCaseSource(nameof(TimmSizes))]
     public void Timm_terms_at_odd_sizes_match_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 18));
 
+    [TestCaseSource(typeof(MultiLabelGpuChecks), nameof(MultiLabelGpuChecks.VoteCases))]
+    public void Float32_targets_through_the_warp_vote_match_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 19));
+
+    /// <summary>One block: each warp takes many rounds of the vector loop, some with soft packs and some without, and its
+    /// last round is partial (lanes past the end vote false and sit it out).</summary>
+    [Test]
+    public void Warp_vote_in_a_striding_grid_matches_the_oracle()
+    {
+        MultiLabelGpu.MaxBlocks = 1;
+        try
+        {
+            Assert.Multiple(() =>
+            {
+                foreach (var c in MultiLabelGpuChecks.VoteCases().Where(c => c.Logit is AslDataType.Float32 or AslDataType.BFloat16).Take(4))
+                    AssertPassed(MultiLabelGpuChecks.Check(c, seed: 23));
+            });
+        }
+        finally
+        {
+            MultiLabelGpu.MaxBlocks = int.MaxValue;
+        }
+    }
+
     /// <summary>A grid capped at one or two blocks, so that each thread's grid-stride loops (vector and scalar) take
     /// several steps at these small sizes and carry the class column from step to step.</summary>
     [Test]

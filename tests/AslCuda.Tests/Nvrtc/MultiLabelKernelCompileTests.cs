@@ -114,7 +114,11 @@ public class MultiLabelKernelCompileTests
 
         var batchMean = MultiLabelVariant.For(AslDataType.Float32, AslDataType.UInt8, AslOptions.TimmDefaults, gradient: true, statistics: false);
         Assert.That(batchMean, Is.EqualTo(new MultiLabelVariant(AslDataType.Float32, AslDataType.UInt8, MultiLabelGradient.Full,
-            false, false, true, GammaMode.Integer, 1, 4)), "batchmean is a scale: the paper code's variant");
+            false, false, true, GammaMode.Integer, 1, 4, ScaleGradient: true)), "batchmean is a scale: the paper code's variant, scaled as mean");
+        Assert.That(MultiLabelVariant.For(AslDataType.Float32, AslDataType.UInt8, new AslOptions { Reduction = AslReduction.Sum }, gradient: true, statistics: false).ScaleGradient,
+            Is.False, "sum needs no multiply");
+        Assert.That(MultiLabelVariant.For(AslDataType.Float32, AslDataType.UInt8, new AslOptions { Clip = 1e-9 }, gradient: true, statistics: false).Defines,
+            Does.Contain("-DASL_CLIP=2"), "a clip below eps keeps the kernel's eps test");
         Assert.That(batchMean.HasTimmTerms, Is.False);
         var timm = MultiLabelVariant.For(AslDataType.Float16, AslDataType.Float32,
             AslOptions.TimmDefaults with { Smoothing = 0.1, ClassWeight = new[] { 1f, 2f }, PosWeight = new[] { 3f } }, gradient: true, statistics: false);
