@@ -489,10 +489,13 @@ __device__ __forceinline__ Pack<Logit, N> encode_pack(const float (&values)[N])
 // cursor, the factors, soft targets everywhere) spilled 4 to 8 bytes with the default on sm_75 to sm_90 in every logit
 // type, so their variants ask for 2 resident blocks too; 16-bit logits with the full gradient, element losses and
 // statistics all on still spilled 4 bytes at 128 registers (sm_75 to sm_90), so that corner gets one block's worth.
+// Float32 targets hold both the binary and the soft body in the loop: with the default, ptxas chose 64 registers for
+// some forward-only variants with statistics and spilled 4 to 8 bytes on sm_90, so they ask for 2 blocks too.
 #if ASL_TIMM_TERMS && (ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GRADIENT == 2 \
     && ASL_ELEMENT_LOSS && ASL_STATISTICS
 #define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE, 1)
-#elif ((ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GAMMA_MODE == 2) || ASL_TIMM_TERMS
+#elif ((ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GAMMA_MODE == 2) \
+    || ASL_TARGET_DTYPE == ASL_DTYPE_FLOAT32 || ASL_TIMM_TERMS
 #define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE, 2)
 #else
 #define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE)
