@@ -54,6 +54,22 @@ public static class SingleLabelGpuChecks
         }
     }
 
+    /// <summary>
+    /// One case per option set and row layout, the logit and index types taken in turn: every layout and option set
+    /// once at a twelfth of <see cref="VariantCases"/>' cost. The GPU check runs these on an emulated device, where
+    /// the tests already run the whole matrix and one 285x7 case costs seconds of CPU thread switching.
+    /// </summary>
+    public static IEnumerable<SingleLabelCase> LayoutCases()
+    {
+        var all = VariantCases().ToList();
+        int perClassCount = MultiLabelGpuChecks.LogitTypes.Length * 2;
+        int turn = 0;
+        // Stepping 3 (coprime with the 8 type pairs) walks through every pair, and the forward-only cases (every
+        // third case of VariantCases) come up too.
+        for (int start = 0; start < all.Count; start += perClassCount, turn++)
+            yield return all[start + 3 * turn % perClassCount];
+    }
+
     /// <summary>One row, one class, odd row counts, out-of-range targets, the most classes.</summary>
     public static IEnumerable<SingleLabelCase> SizeCases()
     {

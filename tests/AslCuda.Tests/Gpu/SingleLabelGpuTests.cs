@@ -27,6 +27,20 @@ public class SingleLabelGpuTests
     public void Size_matches_the_oracle(SingleLabelCase c) => AssertPassed(SingleLabelGpuChecks.Check(c, seed: 22));
 
     [Test]
+    public void Layout_cases_take_every_option_set_class_count_and_type()
+    {
+        var cases = SingleLabelGpuChecks.LayoutCases().ToList();
+        var expected = SingleLabelGpuChecks.OptionSets.SelectMany(o => SingleLabelGpuChecks.ClassCounts.Select(c => (o.Name, c)));
+        Assert.Multiple(() =>
+        {
+            Assert.That(cases.Select(c => (c.Name.Replace("-forward", ""), c.Classes)), Is.EquivalentTo(expected));
+            Assert.That(cases.Select(c => c.Logit).Distinct(), Is.EquivalentTo(MultiLabelGpuChecks.LogitTypes));
+            Assert.That(cases.Select(c => c.Target).Distinct(), Is.EquivalentTo(new[] { AslIndexType.Int64, AslIndexType.Int32 }));
+            Assert.That(cases.Select(c => c.Gradient).Distinct(), Is.EquivalentTo(new[] { true, false }));
+        });
+    }
+
+    [Test]
     public void Large_size_matches_the_oracle()
     {
         if (GpuCheckDevice.IsEmulated) Assert.Ignore(GpuCheckDevice.HardwareOnlyReason);
