@@ -55,9 +55,9 @@ public static class SingleLabelGpuChecks
     }
 
     /// <summary>
-    /// One case per option set and row layout, the logit and index types taken in turn: every layout and option set
-    /// once at a twelfth of <see cref="VariantCases"/>' cost. The GPU check runs these on an emulated device, where
-    /// the tests already run the whole matrix and one 285x7 case costs seconds of CPU thread switching.
+    /// One case per option set and class count (so every row layout), the logit and index types taken in turn: 12
+    /// of <see cref="VariantCases"/>' 96. The GPU check runs these on an emulated device, where the tests already run
+    /// the whole matrix and one 285x7 case costs seconds of CPU thread switching.
     /// </summary>
     public static IEnumerable<SingleLabelCase> LayoutCases()
     {
