@@ -4,7 +4,7 @@ using AslCuda.Tests.Support;
 
 namespace AslCuda.Tests.Cpu;
 
-/// <summary>The fused single-label CPU pass against the float64 oracle, on fresh random inputs.</summary>
+/// <summary>The fused single-label CPU pass against the float64 oracle, on random inputs (TestData.NewRandom).</summary>
 public class SingleLabelCpuTests
 {
     private static readonly (int Rows, int Classes)[] Sizes = [(1, 1), (3, 7), (256, 1000), (64, 1001), (50, 33)];

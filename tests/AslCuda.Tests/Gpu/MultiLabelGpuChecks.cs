@@ -44,7 +44,7 @@ public enum SoftTargets
 
 /// <summary>
 /// The GPU correctness checks of the multi-label kernel, NUnit-free so that the GPU check tool
-/// (bench/gpu) links this file and runs exactly what the tests run. Each run draws fresh random inputs,
+/// (bench/gpu) links this file and runs the tests' cases. Each check draws random inputs from its seed,
 /// poisons every output with NaN, and compares with <see cref="MultiLabelReference"/> evaluated on the
 /// inputs as rounded to the logits' type: ||out - ref|| / ||ref|| within 1e-5 (float32/float64 logits) or
 /// 1e-2 (float16/bfloat16).

@@ -24,7 +24,7 @@ public sealed record SingleLabelCase(string Name, AslDataType Logit, AslIndexTyp
 
 /// <summary>
 /// The GPU correctness checks of the single-label kernel, NUnit-free so that the GPU check tool links this
-/// file too. Fresh random inputs, NaN-poisoned outputs, comparison with <see cref="SingleLabelReference"/>
+/// file too. Random inputs from the check's seed, NaN-poisoned outputs, comparison with <see cref="SingleLabelReference"/>
 /// on the inputs as rounded to the logits' type: ||out - ref|| / ||ref|| within 1e-5 (float32/float64) or
 /// 1e-2 (float16/bfloat16). Rows with an out-of-range target must come back NaN, the others exact.
 /// </summary>
