@@ -1,0 +1,2 @@
+Console.Error.WriteLine("aslcuda: not built yet");
+return 2;
