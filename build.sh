@@ -14,9 +14,13 @@ cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 results_dir=${ASLCUDA_TEST_RESULTS:-artifacts/test-results}
 
+# The linker cache, read whole: `ldconfig -p | grep -q` under pipefail fails with SIGPIPE (141) at random once the
+# listing outgrows a pipe buffer, because grep exits at its first match while ldconfig is still writing.
+linker_cache() { /sbin/ldconfig -p 2>/dev/null || true; }
+
 have_nvrtc() {
   [ -n "${ASLCUDA_NVRTC_PATH:-}" ] && [ -f "$ASLCUDA_NVRTC_PATH" ] && return 0
-  /sbin/ldconfig -p 2>/dev/null | grep -q 'libnvrtc\.so'
+  [[ $(linker_cache) == *libnvrtc.so* ]]
 }
 
 # NVRTC compiles the CUDA kernels, GPU or not: the NVRTC tests need it. Debian ships it in non-free.
@@ -41,7 +45,7 @@ ensure_nvrtc() {
 # A CUDA driver here, or one named by the caller: then the GPU tests run on it instead of the emulated device.
 have_cuda_driver() {
   [ -n "${ASLCUDA_CUDA_DRIVER_PATH:-}" ] && return 0
-  /sbin/ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1'
+  [[ $(linker_cache) == *libcuda.so.1* ]]
 }
 
 # The emulated CUDA device (tests/EmulatedDevice) is built with make and g++, and g++ builds its kernels.

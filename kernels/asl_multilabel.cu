@@ -10,8 +10,8 @@
 //   ASL_STATISTICS       1: also sum p*y, y, p*(1-y), 1-y (adaptive asymmetry, ASL.md section 3)
 //   ASL_CLIP             0 no clip | 1 xn = min(1 - p + clip, 1) with clip >= eps | 2 the same with clip < eps
 //   ASL_GAMMA_MODE       0 no focusing | 1 whole gammas ASL_GAMMA_POS_INT/ASL_GAMMA_NEG_INT | 2 any gammas
-//   ASL_SMOOTHING        1: timm's label smoothing y' = y (1 - s) + s/2 (docs/timm.md); every target is then soft
-//   ASL_CLASS_WEIGHT     1: timm's per-class weight [C] multiplies loss and gradient after focusing
+//   ASL_SMOOTHING        1: label smoothing y' = y (1 - s) + s/2 (docs/extensions.md); every target is then soft
+//   ASL_CLASS_WEIGHT     1: the per-class weight [C] multiplies loss and gradient after focusing
 //   ASL_POS_WEIGHT       0 none | 1 one value for every class | 2 per class [C]: factor of the positive log term
 //   ASL_BLOCK_SIZE       threads per block of the main kernel
 #include "asl_common.cuh"
@@ -30,13 +30,13 @@ typedef TargetCodec::Storage Target;
 // Elements per thread step: one 16-byte load of logits.
 #define ASL_VECTOR (16 / (int)sizeof(Logit))
 
-#define ASL_TIMM_TERMS (ASL_SMOOTHING || ASL_CLASS_WEIGHT || ASL_POS_WEIGHT)
+#define ASL_EXTENSIONS (ASL_SMOOTHING || ASL_CLASS_WEIGHT || ASL_POS_WEIGHT)
 #define ASL_PER_CLASS (ASL_CLASS_WEIGHT || ASL_POS_WEIGHT == 2)
 
 struct Parameters
 {
     float clip, eps, log_eps, gamma_pos, gamma_neg, gradient_scale;
-#if ASL_TIMM_TERMS
+#if ASL_EXTENSIONS
     const float* pos_weight;                             // [C] (ASL_POS_WEIGHT 2)
     const float* class_weight;                           // [C] (ASL_CLASS_WEIGHT)
     unsigned int classes;                                // C of the row-major [N, C] input
@@ -60,8 +60,8 @@ __device__ __forceinline__ float log1p_logits(float a, float one_plus_a)
     return ASL_PRECISE ? log1p_fast(a, one_plus_a) : log1p_coarse(a, one_plus_a);
 }
 
-#if ASL_TIMM_TERMS
-// ---- timm's terms (docs/timm.md), compiled in only where the options use them ------------------------------
+#if ASL_EXTENSIONS
+// ---- AslCuda's extensions (docs/extensions.md), compiled in only where the options use them --------------------
 
 // One element's per-class factors; 1 where the term is off.
 struct ClassFactors
@@ -137,7 +137,7 @@ __device__ __forceinline__ ColumnCursor column_cursor(asl_index first, asl_index
 }
 
 #else
-// Without timm's terms the factors are the constant 1 and the column is never read: all of it folds away.
+// Without AslCuda's extensions the factors are the constant 1 and the column is never read: all of it folds away.
 struct ClassFactors
 {
     float pos_weight, class_weight;
@@ -234,7 +234,7 @@ __device__ __forceinline__ ElementResult binary_element(float x, bool positive, 
 #endif
     (void)clip;
 #if ASL_POS_WEIGHT
-    // timm's pos_weight multiplies the positive log term and its derivative, not the focusing weight.
+    // pos_weight multiplies the positive log term and its derivative, not the focusing weight.
     if (positive)
     {
         l0 *= f.pos_weight;
@@ -280,7 +280,7 @@ __device__ __forceinline__ ElementResult binary_element(float x, bool positive, 
     r.gradient = ASL_SCALE_GRADIENT ? -d * k.gradient_scale : -d;   // loss = -(l0 w)
 #endif
 #if ASL_CLASS_WEIGHT
-    // timm's per-class weight rescales loss and gradient after focusing.
+    // the per-class weight rescales loss and gradient after focusing.
     r.w *= f.class_weight;
     r.gradient *= f.class_weight;
 #endif
@@ -310,7 +310,7 @@ __device__ __forceinline__ ElementResult soft_element(float x, float y, const Pa
     const float ln = clamp_min(log_one_minus_sigmoid(x, softplus), k.log_eps);
 #endif
 #if ASL_POS_WEIGHT
-    const float l0 = y * (lp * f.pos_weight) + neg_y * ln;   // timm's pos_weight: the positive log term only
+    const float l0 = y * (lp * f.pos_weight) + neg_y * ln;   // pos_weight: the positive log term only
 #else
     const float l0 = y * lp + neg_y * ln;
 #endif
@@ -485,17 +485,17 @@ __device__ __forceinline__ Pack<Logit, N> encode_pack(const float (&values)[N])
 
 // 16-bit logits unroll 8 elements per step; with the pow path that is enough live state that ptxas's
 // default register heuristic spilled (sm_75 and sm_90), so those variants ask for 2 resident blocks (128 registers)
-// instead. The other variants keep the default, which gives them fewer PTX instructions. timm's terms (the column
+// instead. The other variants keep the default, which gives them fewer PTX instructions. AslCuda's extensions (the column
 // cursor, the factors, soft targets everywhere) spilled 4 to 8 bytes with the default on sm_75 to sm_90 in every logit
 // type, so their variants ask for 2 resident blocks too; 16-bit logits with the full gradient, element losses and
 // statistics all on still spilled 4 bytes at 128 registers (sm_75 to sm_90), so that corner gets one block's worth.
 // Float32 targets hold both the binary and the soft body in the loop: with the default, ptxas chose 64 registers for
 // some forward-only variants with statistics and spilled 4 to 8 bytes on sm_90, so they ask for 2 blocks too.
-#if ASL_TIMM_TERMS && (ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GRADIENT == 2 \
+#if ASL_EXTENSIONS && (ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GRADIENT == 2 \
     && ASL_ELEMENT_LOSS && ASL_STATISTICS
 #define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE, 1)
 #elif ((ASL_LOGIT_DTYPE == ASL_DTYPE_FLOAT16 || ASL_LOGIT_DTYPE == ASL_DTYPE_BFLOAT16) && ASL_GAMMA_MODE == 2) \
-    || ASL_TARGET_DTYPE == ASL_DTYPE_FLOAT32 || ASL_TIMM_TERMS
+    || ASL_TARGET_DTYPE == ASL_DTYPE_FLOAT32 || ASL_EXTENSIONS
 #define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE, 2)
 #else
 #define ASL_LAUNCH_BOUNDS __launch_bounds__(ASL_BLOCK_SIZE)
@@ -507,13 +507,13 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
                unsigned int* __restrict__ ticket, double loss_scale, float* __restrict__ loss_out,
                double* __restrict__ statistics_out,
                float clip, float eps, float log_eps, float gamma_pos, float gamma_neg, float gradient_scale
-#if ASL_TIMM_TERMS
+#if ASL_EXTENSIONS
                , const float* __restrict__ pos_weight, const float* __restrict__ class_weight, unsigned int classes,
                float one_minus_smoothing, float half_smoothing, float pos_weight_all
 #endif
                )
 {
-#if ASL_TIMM_TERMS
+#if ASL_EXTENSIONS
     const Parameters k = { clip, eps, log_eps, gamma_pos, gamma_neg, gradient_scale,
                            pos_weight, class_weight, classes, one_minus_smoothing, half_smoothing, pos_weight_all };
 #else
@@ -552,7 +552,7 @@ asl_multilabel(const Logit* __restrict__ x, const Target* __restrict__ y, asl_in
     const asl_index lane_offset = 0;
 #endif
     const asl_index first = head + ((asl_index)blockIdx.x * blockDim.x + threadIdx.x) * ASL_VECTOR;
-    // The class of each element for timm's [C] factors: 1 further per element of a pack, then skip() jumps the
+    // The class of each element for the per-class factors: 1 further per element of a pack, then skip() jumps the
     // other packs of the stride.
     ColumnCursor column = column_cursor(first, step - ASL_VECTOR, k);
     for (asl_index base = first; base - lane_offset < tail; base += step)

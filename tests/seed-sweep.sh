@@ -17,7 +17,7 @@ for run in $(seq 1 "$runs"); do
     failed_runs=$((failed_runs + 1))
     echo "run $run:"; python3 .ci/failures.py "$results/$run/sweep.trx" 2>/dev/null || tail -n 20 "$results/$run.log"
   fi
-  echo "run $run of $runs: $(grep -E '^(Passed|Failed)!' "$results/$run.log" | head -n 1)"
+  echo "run $run of $runs: $(grep -m 1 -E '^(Passed|Failed)!' "$results/$run.log")"
 done
 echo "$failed_runs of $runs runs had failures (logs in $results)"
 [ "$failed_runs" -eq 0 ]

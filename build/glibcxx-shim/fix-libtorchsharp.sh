@@ -12,10 +12,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 [ "$(uname -s)" = Linux ] || exit 0
 [ -f "$lib" ] || exit 0
-libstdcxx=$(/sbin/ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')
+# No pipeline may end early under pipefail: `ldconfig -p | awk '... exit'` killed ldconfig with SIGPIPE (exit 141, no
+# message) once the listing outgrew a pipe buffer (64 KiB, ~900 libraries). Each listing is read whole, then searched.
+PATH=$PATH:/sbin:/usr/sbin
+libstdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !found {print $NF; found = 1}' || true)
 libstdcxx=${libstdcxx:-/usr/lib/x86_64-linux-gnu/libstdc++.so.6}
 if grep -q GLIBCXX_3.4.32 "$libstdcxx"; then exit 0; fi   # system libstdc++ is new enough
-if readelf -d "$lib" | grep -q "$shim_name"; then exit 0; fi
+dynamic_section=$(readelf -d "$lib")
+if [[ $dynamic_section == *"$shim_name"* ]]; then exit 0; fi
 
 for tool in g++ gcc patchelf readelf; do
   command -v $tool >/dev/null || { echo "fix-libtorchsharp: '$tool' is needed to patch $lib for this system's libstdc++ (apt-get install g++ patchelf binutils)" >&2; exit 1; }

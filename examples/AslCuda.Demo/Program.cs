@@ -1,9 +1,10 @@
 using System.Diagnostics;
+using AslCuda;
 using AslCuda.TorchSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-// AslCuda demo: a random multi-label batch through AsymmetricLoss (the paper code's defaults, then timm's) and a
+// AslCuda demo: a random multi-label batch through AsymmetricLoss (the paper code's defaults, then timm's AsymmetricLossMultiLabel and AslCuda's extensions) and a
 // random single-label batch through AsymmetricLossSingleLabel, forward and backward, on every backend this machine has; prints the loss, the agreement
 // of the gradient with the float64 composed formula, and timing.
 int repeats = args.Length > 0 && int.TryParse(args[0], out int r) ? r : 20;
@@ -27,7 +28,7 @@ foreach (var (n, c) in shapes)
 }
 
 Console.WriteLine();
-Console.WriteLine("timm's AsymmetricLossMultiLabel: its defaults (full gradient, batchmean), then with smoothing 0.1, pos_weight [C], weight [C]");
+Console.WriteLine("timm's AsymmetricLossMultiLabel (full gradient, sum), then AslCuda's extensions: smoothing 0.1, pos_weight [C], weight [C], batchmean");
 foreach (var device in devices)
 {
     using var scope = torch.NewDisposeScope();
@@ -36,11 +37,11 @@ foreach (var device in devices)
     var y = (torch.rand(n, c) < 0.05).to_type(ScalarType.Float32).to(device);
     var weight = torch.rand(c, generator: torch.manual_seed(random.Next())) + 0.5;
     var posWeight = torch.rand(c, generator: torch.manual_seed(random.Next())) * 3 + 1;
-    LossFunction timmDefaults = (input, target, backend) => AslFunctional.asymmetric_loss_multi_label(input, target, backend: backend);
-    LossFunction timmTerms = (input, target, backend) =>
-        AslFunctional.asymmetric_loss_multi_label(input, target, smoothing: 0.1, weight: weight, posWeight: posWeight, backend: backend);
-    Report($"{n}x{c}", x, y, timmDefaults, device);
-    Report($"{n}x{c} +all", x, y, timmTerms, device);
+    LossFunction timm = (input, target, backend) => AslFunctional.asymmetric_loss_multi_label(input, target, backend: backend);
+    LossFunction extensions = (input, target, backend) => AslFunctional.asymmetric_loss_with_extensions(input, target,
+        disableTorchGradFocalLoss: false, reduction: AslReduction.BatchMean, smoothing: 0.1, weight: weight, posWeight: posWeight, backend: backend);
+    Report($"{n}x{c}", x, y, timm, device);
+    Report($"{n}x{c} +all", x, y, extensions, device);
 }
 
 Console.WriteLine();

@@ -16,12 +16,20 @@ public static class AslFunctional
         return MultiLabelLoss.Compute(input, target, options, backend, statistics: null);
     }
 
-    /// <summary>timm's <c>AsymmetricLossMultiLabel</c> as a function; see <see cref="AsymmetricLoss.Timm"/>.</summary>
+    /// <summary>
+    /// timm's <c>AsymmetricLossMultiLabel</c> as a function: its arguments and defaults, the sum; see
+    /// <see cref="AsymmetricLoss.Timm"/>.
+    /// </summary>
     public static Tensor asymmetric_loss_multi_label(Tensor input, Tensor target, double gammaNeg = 4, double gammaPos = 1,
-        double clip = 0.05, double eps = 1e-8, bool disableTorchGradFocalLoss = false, double smoothing = 0,
-        AslReduction reduction = AslReduction.BatchMean, Tensor? weight = null, Tensor? posWeight = null, AslBackend backend = AslBackend.Auto)
+        double clip = 0.05, double eps = 1e-8, bool disableTorchGradFocalLoss = false, AslBackend backend = AslBackend.Auto) =>
+        asymmetric_loss(input, target, gammaNeg, gammaPos, clip, eps, disableTorchGradFocalLoss, Reduction.Sum, backend);
+
+    /// <summary>The paper code's loss with AslCuda's extensions; see <see cref="AsymmetricLoss.WithExtensions"/>.</summary>
+    public static Tensor asymmetric_loss_with_extensions(Tensor input, Tensor target, double gammaNeg = 4, double gammaPos = 1,
+        double clip = 0.05, double eps = 1e-8, bool disableTorchGradFocalLoss = true, AslReduction reduction = AslReduction.Sum,
+        double smoothing = 0, Tensor? weight = null, Tensor? posWeight = null, AslBackend backend = AslBackend.Auto)
     {
-        var options = MultiLabelLoss.TimmOptions(gammaNeg, gammaPos, clip, eps, disableTorchGradFocalLoss, smoothing, reduction, weight, posWeight);
+        var options = MultiLabelLoss.ExtendedOptions(gammaNeg, gammaPos, clip, eps, disableTorchGradFocalLoss, reduction, smoothing, weight, posWeight);
         return MultiLabelLoss.Compute(input, target, options, backend, statistics: null);
     }
 

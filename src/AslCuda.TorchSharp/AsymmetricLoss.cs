@@ -19,7 +19,7 @@ public sealed class AsymmetricLoss : Module<Tensor, Tensor, Tensor>
         Backend = Enum.IsDefined(backend) ? backend : throw new ArgumentOutOfRangeException(nameof(backend), backend, "unknown backend.");
     }
 
-    /// <summary>A loss with the given options (timm's terms included; see <see cref="AslOptions.TimmDefaults"/>).</summary>
+    /// <summary>A loss with the given options (AslCuda's extensions included: docs/extensions.md).</summary>
     public AsymmetricLoss(AslOptions options, AslBackend backend = AslBackend.Auto) : base(nameof(AsymmetricLoss))
     {
         Options = options;
@@ -27,14 +27,32 @@ public sealed class AsymmetricLoss : Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>
-    /// timm's <c>AsymmetricLossMultiLabel</c>: its arguments in its order and with its defaults (full gradient,
-    /// batchmean; docs/timm.md). <paramref name="weight"/> is a [C] per-class factor of the loss,
-    /// <paramref name="posWeight"/> one value or [C] factors of the positive log term; both are copied.
+    /// The paper code's <c>AsymmetricLossOptimized</c>: the same loss as its <c>AsymmetricLoss</c>, with its own
+    /// default <c>disable_torch_grad_focal_loss=False</c> (the gradient flows through the focusing weight), summed.
+    /// </summary>
+    public static AsymmetricLoss Optimized(double gammaNeg = 4, double gammaPos = 1, double clip = 0.05, double eps = 1e-8,
+        bool disableTorchGradFocalLoss = false, AslBackend backend = AslBackend.Auto) =>
+        new(gammaNeg, gammaPos, clip, eps, disableTorchGradFocalLoss, Reduction.Sum, backend);
+
+    /// <summary>
+    /// timm's <c>AsymmetricLossMultiLabel</c> (timm/loss/asymmetric_loss.py): exactly its arguments, in its order and
+    /// with its defaults (the full gradient: its <c>disable_torch_grad_focal_loss</c> is False), and like it the sum.
     /// </summary>
     public static AsymmetricLoss Timm(double gammaNeg = 4, double gammaPos = 1, double clip = 0.05, double eps = 1e-8,
-        bool disableTorchGradFocalLoss = false, double smoothing = 0, AslReduction reduction = AslReduction.BatchMean,
+        bool disableTorchGradFocalLoss = false, AslBackend backend = AslBackend.Auto) =>
+        new(gammaNeg, gammaPos, clip, eps, disableTorchGradFocalLoss, Reduction.Sum, backend);
+
+    /// <summary>
+    /// The paper code's loss with AslCuda's extensions (docs/extensions.md; none of the official classes has them):
+    /// label <paramref name="smoothing"/> y(1 - s) + s/2, a [C] per-class <paramref name="weight"/> of the loss and a
+    /// <paramref name="posWeight"/> (one value or [C]) of the positive log term, both meaning what they mean to
+    /// PyTorch's <c>BCEWithLogitsLoss</c> and copied here, and the reductions sum, mean, batchmean (sum / N) and none.
+    /// The other arguments and their defaults are the paper code's.
+    /// </summary>
+    public static AsymmetricLoss WithExtensions(double gammaNeg = 4, double gammaPos = 1, double clip = 0.05, double eps = 1e-8,
+        bool disableTorchGradFocalLoss = true, AslReduction reduction = AslReduction.Sum, double smoothing = 0,
         Tensor? weight = null, Tensor? posWeight = null, AslBackend backend = AslBackend.Auto) =>
-        new(MultiLabelLoss.TimmOptions(gammaNeg, gammaPos, clip, eps, disableTorchGradFocalLoss, smoothing, reduction, weight, posWeight), backend);
+        new(MultiLabelLoss.ExtendedOptions(gammaNeg, gammaPos, clip, eps, disableTorchGradFocalLoss, reduction, smoothing, weight, posWeight), backend);
 
     /// <summary>All parameters; replace it (or set <see cref="GammaNeg"/>) to change them between steps.</summary>
     public AslOptions Options

@@ -16,9 +16,9 @@ internal static class MultiLabelLoss
         DetachFocalWeight = disableTorchGradFocalLoss, Reduction = TensorBridge.ToAslReduction(reduction),
     };
 
-    /// <summary>Options from timm's <c>AsymmetricLossMultiLabel</c> parameter names (docs/timm.md).</summary>
-    public static AslOptions TimmOptions(double gammaNeg, double gammaPos, double clip, double eps, bool disableTorchGradFocalLoss,
-        double smoothing, AslReduction reduction, Tensor? weight, Tensor? posWeight) => new()
+    /// <summary>Options from the paper code's parameter names and AslCuda's extensions (docs/extensions.md).</summary>
+    public static AslOptions ExtendedOptions(double gammaNeg, double gammaPos, double clip, double eps, bool disableTorchGradFocalLoss,
+        AslReduction reduction, double smoothing, Tensor? weight, Tensor? posWeight) => new()
     {
         GammaNeg = gammaNeg, GammaPos = gammaPos, Clip = clip, Eps = eps, DetachFocalWeight = disableTorchGradFocalLoss,
         Smoothing = smoothing, Reduction = reduction,

@@ -9,7 +9,10 @@ public enum AslReduction
     Mean,
     /// <summary>Sum over all elements (the paper code's default).</summary>
     Sum,
-    /// <summary>Sum over classes, mean over the batch: the sum divided by the number of rows N (timm's default).</summary>
+    /// <summary>
+    /// Sum over classes, mean over the batch: the sum divided by the number of rows N (AslCuda's extension; the name is
+    /// PyTorch's, from <c>KLDivLoss(reduction='batchmean')</c>). No official ASL class has it.
+    /// </summary>
     BatchMean,
 }
 
@@ -78,8 +81,9 @@ public sealed record AslOptions
     } = AslReduction.Sum;
 
     /// <summary>
-    /// Label smoothing s in [0, 1) (timm's <c>smoothing</c>): every target y becomes y(1 - s) + s/2 before
-    /// anything else, so binary targets become soft. 0 turns it off.
+    /// Label smoothing s in [0, 1), an AslCuda extension (docs/extensions.md; no official ASL class has it): every target
+    /// y becomes y(1 - s) + s/2 before anything else, the usual label smoothing with two outcomes per label, so binary
+    /// targets become soft. 0 turns it off.
     /// </summary>
     public double Smoothing
     {
@@ -90,8 +94,9 @@ public sealed record AslOptions
     }
 
     /// <summary>
-    /// Per-class rescaling of the loss, applied after focusing (timm's <c>weight</c>): one finite value &gt;= 0
-    /// per class, [C]; empty (the default) for none. The values are copied when set.
+    /// Per-class rescaling of the loss, applied after focusing, an AslCuda extension (docs/extensions.md) that means what
+    /// a [C] <c>weight</c> means to PyTorch's <c>BCEWithLogitsLoss</c>: one finite value &gt;= 0 per class; empty (the
+    /// default) for none. The values are copied when set.
     /// </summary>
     public ReadOnlyMemory<float> ClassWeight
     {
@@ -100,8 +105,10 @@ public sealed record AslOptions
     }
 
     /// <summary>
-    /// Factor of the positive log term, applied before focusing (timm's <c>pos_weight</c>): one finite value
-    /// &gt;= 0 for every class, or one per class [C]; empty (the default) for none. The values are copied when set.
+    /// Factor of the positive log term, applied before focusing, an AslCuda extension (docs/extensions.md) that means what
+    /// <c>pos_weight</c> means to PyTorch's <c>BCEWithLogitsLoss</c> (for binary targets and no focusing, the two losses
+    /// are equal): one finite value &gt;= 0 for every class, or one per class [C]; empty (the default) for none. The
+    /// values are copied when set.
     /// </summary>
     public ReadOnlyMemory<float> PosWeight
     {
@@ -109,8 +116,8 @@ public sealed record AslOptions
         init => field = CheckFactors(value, nameof(PosWeight));
     }
 
-    /// <summary>True when any of timm's terms is in use: smoothing, pos_weight, per-class weight or batchmean.</summary>
-    public bool HasTimmTerms => Smoothing > 0 || ClassWeight.Length > 0 || PosWeight.Length > 0 || Reduction == AslReduction.BatchMean;
+    /// <summary>True when any of AslCuda's extensions is in use: smoothing, pos_weight, per-class weight or batchmean.</summary>
+    public bool HasExtensions => Smoothing > 0 || ClassWeight.Length > 0 || PosWeight.Length > 0 || Reduction == AslReduction.BatchMean;
 
     /// <summary>True when a per-class vector is set, so the class of each element (its column) matters.</summary>
     public bool HasClassFactors => ClassWeight.Length > 0 || PosWeight.Length > 1;
@@ -134,12 +141,6 @@ public sealed record AslOptions
         if (PosWeight.Length > 1 && PosWeight.Length != classes)
             throw new ArgumentException($"PosWeight has {PosWeight.Length} values but the input has {classes} classes (or give one value).", nameof(PosWeight));
     }
-
-    /// <summary>
-    /// timm's <c>AsymmetricLossMultiLabel</c> defaults: gamma_neg 4, gamma_pos 1, clip 0.05, eps 1e-8, the full
-    /// gradient (its <c>disable_torch_grad_focal_loss</c> is False), no smoothing, reduction batchmean.
-    /// </summary>
-    public static AslOptions TimmDefaults => new() { DetachFocalWeight = false, Reduction = AslReduction.BatchMean };
 
     /// <summary>Value equality, the per-class vectors compared by their values (a record would compare the buffers).</summary>
     public bool Equals(AslOptions? other) =>

@@ -16,7 +16,7 @@ suffix="consumertest.$(date +%s).$$"
 packages_cache=${NUGET_PACKAGES:-$HOME/.nuget/packages}
 cleanup() {
   rm -rf "$work"
-  rm -rf "$packages_cache/aslcuda/0.1.0-$suffix" "$packages_cache/aslcuda.torchsharp/0.1.0-$suffix"
+  if [ -n "${version:-}" ]; then rm -rf "$packages_cache/aslcuda/$version" "$packages_cache/aslcuda.torchsharp/$version"; fi
   rmdir "$packages_cache/aslcuda" "$packages_cache/aslcuda.torchsharp" 2>/dev/null || true   # only when empty
 }
 trap cleanup EXIT
@@ -35,8 +35,12 @@ unzip -p "$work/feed/AslCuda.$version.nupkg" lib/net10.0/AslCuda.dll >"$work/Asl
 for kernel in "$repo"/kernels/*.cu "$repo"/kernels/*.cuh; do
   grep -aq "AslCuda.kernels.$(basename "$kernel")" "$work/AslCuda.dll" || fail "kernel $(basename "$kernel") is not embedded"
 done
-unzip -l "$work/feed/AslCuda.TorchSharp.$version.nupkg" | grep -q 'lib/net10.0/AslCuda.TorchSharp.xml' || fail "no XML docs"
-unzip -p "$work/feed/AslCuda.TorchSharp.$version.nupkg" AslCuda.TorchSharp.nuspec | grep -q 'id="TorchSharp-cpu"' &&
+# Listings are read whole before they are searched: `unzip | grep -q` under pipefail fails with SIGPIPE when grep
+# stops at its match while unzip is still writing.
+listing=$(unzip -l "$work/feed/AslCuda.TorchSharp.$version.nupkg")
+[[ $listing == *lib/net10.0/AslCuda.TorchSharp.xml* ]] || fail "no XML docs"
+nuspec=$(unzip -p "$work/feed/AslCuda.TorchSharp.$version.nupkg" AslCuda.TorchSharp.nuspec)
+[[ $nuspec == *'id="TorchSharp-cpu"'* ]] &&
   fail "AslCuda.TorchSharp depends on TorchSharp-cpu; it must reference the managed TorchSharp only"
 
 step "creating a console app with TorchSharp-cpu and AslCuda.TorchSharp $version"
@@ -59,7 +63,8 @@ step "build and run"
 dotnet build -c Release >"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log"; fail "build"; }
 # Where libstdc++ lacks GLIBCXX_3.4.32 (Debian 12), the package's buildTransitive target must have patched TorchSharp.
 if ! grep -q GLIBCXX_3.4.32 /usr/lib/x86_64-linux-gnu/libstdc++.so.6 2>/dev/null; then
-  readelf -d bin/Release/net10.0/runtimes/linux-x64/native/libLibTorchSharp.so | grep -q libaslcuda_glibcxx_shim.so ||
+  dynamic_section=$(readelf -d bin/Release/net10.0/runtimes/linux-x64/native/libLibTorchSharp.so)
+  [[ $dynamic_section == *libaslcuda_glibcxx_shim.so* ]] ||
     fail "AslCuda.TorchSharp's buildTransitive GLIBCXX fix did not patch libLibTorchSharp.so"
 fi
 dotnet run -c Release --no-build || fail "the app's forward+backward (see above)"

@@ -44,8 +44,8 @@ static int Check()
     }
     foreach (var c in MultiLabelGpuChecks.VariantCases()) { int s = seed++; checks.Add(() => MultiLabelGpuChecks.Check(c, s)); }
     foreach (var c in MultiLabelGpuChecks.SizeCases()) { int s = seed++; checks.Add(() => MultiLabelGpuChecks.Check(c, s)); }
-    // timm's terms (the emulated device runs them in the GpuDevice tests).
-    foreach (var c in MultiLabelGpuChecks.TimmCases().Concat(MultiLabelGpuChecks.TimmSizeCases())) { int s = seed++; checks.Add(() => MultiLabelGpuChecks.Check(c, s)); }
+    // AslCuda's extensions (the emulated device runs them in the GpuDevice tests).
+    foreach (var c in MultiLabelGpuChecks.ExtensionCases().Concat(MultiLabelGpuChecks.ExtensionSizeCases())) { int s = seed++; checks.Add(() => MultiLabelGpuChecks.Check(c, s)); }
     foreach (var logit in new[] { AslDataType.Float32, AslDataType.BFloat16 })
     {
         var c = new MultiLabelCase("determinism", logit, AslDataType.UInt8, new AslOptions { Reduction = AslReduction.None }, true, true,
@@ -59,9 +59,9 @@ static int Check()
         int largeSeed = seed++, largeSingleSeed = seed++;
         checks.Add(() => MultiLabelGpuChecks.Check(large, largeSeed));
         checks.Add(() => MultiLabelGpuChecks.CheckDeterminism(large, 8));
-        var largeTimm = MultiLabelGpuChecks.LargeTimmCase();
-        int largeTimmSeed = seed++;
-        checks.Add(() => MultiLabelGpuChecks.Check(largeTimm, largeTimmSeed));
+        var largeExtension = MultiLabelGpuChecks.LargeExtensionCase();
+        int largeExtensionSeed = seed++;
+        checks.Add(() => MultiLabelGpuChecks.Check(largeExtension, largeExtensionSeed));
         var largeSingle = SingleLabelGpuChecks.LargeCase();
         checks.Add(() => SingleLabelGpuChecks.Check(largeSingle, largeSingleSeed));
     }

@@ -6,8 +6,8 @@ namespace AslCuda.TorchSharp.Composed;
 /// <summary>
 /// The paper code's AsymmetricLoss (ASL.md section 1) written with TorchSharp ops, step for step, in the
 /// input's dtype; libtorch differentiates it. It is the independent second oracle for the fused backends.
-/// With timm's options (smoothing, pos_weight, per-class weight, batchmean) it follows timm's
-/// AsymmetricLossMultiLabel step for step instead (docs/timm.md).
+/// AslCuda's extensions (smoothing, pos_weight, per-class weight, batchmean; docs/extensions.md) enter where that page
+/// puts them: pos_weight and the class weight as PyTorch's BCEWithLogitsLoss applies them.
 /// </summary>
 internal static class MultiLabelComposed
 {
@@ -63,7 +63,7 @@ internal static class MultiLabelComposed
     {
         AslReduction.None => loss,
         AslReduction.Mean => loss.mean(),
-        // timm's batchmean: the sum over classes and rows, divided by the rows (an empty batch gives NaN, as 0/0).
+        // batchmean: the sum over classes and rows, divided by the rows (an empty batch gives NaN, as 0/0).
         AslReduction.BatchMean => loss.sum() / loss.shape[0],
         _ => loss.sum(),
     };

@@ -14,7 +14,7 @@ namespace AslCuda.Cpu;
 /// float32 1 - sigmoid(x) does not); NaN logits give NaN loss and gradient, as in PyTorch; where
 /// 1 - pt == 0 with 0 &lt; gamma &lt; 1 the full gradient is infinite or NaN, as in PyTorch.
 /// Targets must lie in [0, 1] (checked in the same pass).
-/// timm's terms (docs/timm.md: smoothing, pos_weight, per-class weight, batchmean) are type parameters of the loop,
+/// AslCuda's extensions (docs/extensions.md: smoothing, pos_weight, per-class weight, batchmean) are type parameters of the loop,
 /// so a call without them runs the paper code's loop unchanged. Per-class factors are read by column: the pass
 /// keeps each element's column (flat index mod C) as a running counter, so chunks need not start at row boundaries.
 /// </summary>
@@ -210,7 +210,7 @@ public static unsafe class MultiLabelCpu
 
     [MethodImpl(JitOnlyOptimization)]
     private static double RunWidth<TX, TY, TMode, TClip, TSmoothing, TFactors>(in Request request, out AslStatistics statistics)
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm =>
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : IExtensionTerm where TFactors : IExtensionTerm =>
         request.Wide
             ? RunMode<FloatLanes512, DoubleLanes512, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, out statistics)
             : RunMode<FloatLanes256, DoubleLanes256, TX, TY, TMode, TClip, TSmoothing, TFactors>(request, out statistics);
@@ -218,7 +218,7 @@ public static unsafe class MultiLabelCpu
     [MethodImpl(JitOnlyOptimization)]
     private static double RunMode<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(Request request, out AslStatistics statistics)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : IExtensionTerm where TFactors : IExtensionTerm
     {
         long count = request.Count;
         int chunks = (int)((count + ChunkLength - 1) / ChunkLength);
@@ -328,7 +328,7 @@ public static unsafe class MultiLabelCpu
     [MethodImpl(JitOnlyOptimization)]
     private static Partial RunChunk<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(in Request r, in Parameters<TV, TW> k, int chunk)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : IExtensionTerm where TFactors : IExtensionTerm
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
         long start = (long)chunk * ChunkLength;
@@ -376,7 +376,7 @@ public static unsafe class MultiLabelCpu
     /// registers. No vector goes in or out by value (the sums by reference): ReadyToRun does not precompile a method
     /// with vectors in its signature, nor one that calls such a method.
     /// Work per element, most to least common: negatives with p &lt; clip (whole vectors of them) cost a compare;
-    /// binary targets cost one exp, one log and two divisions; soft targets one log more. timm's terms
+    /// binary targets cost one exp, one log and two divisions; soft targets one log more. AslCuda's extensions
     /// (<typeparamref name="TSmoothing"/>, <typeparamref name="TFactors"/>): smoothing makes every target soft; the
     /// factors cost three out-of-line calls per vector.
     /// </summary>
@@ -384,7 +384,7 @@ public static unsafe class MultiLabelCpu
     private static void RunVectors<TV, TW, TX, TY, TMode, TClip, TSmoothing, TFactors>(byte* xp, byte* yp, byte* gradientOut, byte* lossOut, long count,
         in Parameters<TV, TW> k, bool statistics, ref Sums<TV, TW> sums, float* posWeights, float* classWeights, int column)
         where TV : unmanaged, IFloatLanes<TV, TW> where TW : unmanaged
-        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : ITimmTerm where TFactors : ITimmTerm
+        where TX : IElementCodec where TY : IElementCodec where TMode : IGradientMode where TClip : IClipMode where TSmoothing : IExtensionTerm where TFactors : IExtensionTerm
     {
         int sizeX = ElementSize<TX>(), sizeY = ElementSize<TY>();
         int lanes = TV.Count;
@@ -407,7 +407,7 @@ public static unsafe class MultiLabelCpu
         var invalid = sums.InvalidTargets;
         // With smoothing no target is 0, so no vector is all clipped-away negatives.
         bool skipClippedAway = k.SkipClippedAway && !statistics && typeof(TSmoothing) != typeof(TermOn);
-        // timm's terms are typeof tests (folded before the JIT imports the blocks) around out-of-line calls (see
+        // AslCuda's extensions are typeof tests (folded before the JIT imports the blocks) around out-of-line calls (see
         // Smooth): the loop is close to the JIT's limit of tracked locals (JitMaxLocalsToTrack, 1024), past which its
         // vectors live on the stack; the paper code's loop measured 2x slower with the terms as static properties.
         long stepX = lanes * sizeX, stepY = lanes * sizeY;
@@ -425,7 +425,7 @@ public static unsafe class MultiLabelCpu
             var x = TV.Load<TX>(xAt);
             var y = TV.Load<TY>(yAt);
             invalid |= InvalidTargets<TV, TW>(y);
-            // timm's smoothing comes before everything else (the statistics below reload the raw labels).
+            // smoothing comes before everything else (the statistics below reload the raw labels).
             if (typeof(TSmoothing) == typeof(TermOn))
             {
                 Smooth(y, k, out var smoothed);
@@ -653,7 +653,7 @@ public static unsafe class MultiLabelCpu
         powerBelow = derivative ? TV.Select(TV.Equal(gBelow, TV.Zero), TV.One, TV.ExpOfProduct(logLower, logUpper, gBelow)) : TV.Zero;
     }
 
-    // timm's terms, out of line: inlined, their temporaries would push RunVectors past the JIT's limit of tracked
+    // AslCuda's extensions, out of line: inlined, their temporaries would push RunVectors past the JIT's limit of tracked
     // locals (JitMaxLocalsToTrack, 1024), and then its vectors would live on the stack. A call costs a few ns per
     // vector, only where the term is in use. Vectors go by reference: ReadyToRun does not precompile a call that
     // passes them by value.
@@ -752,14 +752,14 @@ internal struct NoClipping : IClipMode
 }
 
 /// <summary>
-/// Whether one of timm's terms (docs/timm.md) is in the loop: <see cref="TermOn"/> or <see cref="TermOff"/> as the
+/// Whether one of AslCuda's extensions (docs/extensions.md) is in the loop: <see cref="TermOn"/> or <see cref="TermOff"/> as the
 /// type argument <c>TSmoothing</c> (label smoothing s &gt; 0) or <c>TFactors</c> (pos_weight and/or the per-class
 /// weight, read by column, 1 where unset). The loop tests them as typeof(T) == typeof(TermOn), which the JIT folds
 /// while it imports the method, so the paper code's instantiation never even imports the terms' code. batchmean is
 /// no term of the loop, only the scale of the sum and of the gradient.
 /// </summary>
-internal interface ITimmTerm;
+internal interface IExtensionTerm;
 
-internal struct TermOn : ITimmTerm;
+internal struct TermOn : IExtensionTerm;
 
-internal struct TermOff : ITimmTerm;
+internal struct TermOff : IExtensionTerm;

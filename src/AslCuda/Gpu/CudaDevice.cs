@@ -185,7 +185,7 @@ internal sealed class GpuDevice
     }
 
     /// <summary>
-    /// Device address of a per-class factor vector of <see cref="AslOptions"/> (timm's weight or pos_weight, [C]
+    /// Device address of a per-class factor vector of <see cref="AslOptions"/> (the class weight or pos_weight, [C]
     /// float32), uploaded on first use and then reused: the options own a private copy of the values (taken when
     /// set, never changed; <c>with</c> copies share it), so that array is the key. The copy lives as long as the
     /// array: when the options are collected, the table drops it and its handle's finalizer frees it (cuMemFree

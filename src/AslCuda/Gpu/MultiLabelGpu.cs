@@ -23,7 +23,7 @@ internal enum GammaMode
     Pow = 2,
 }
 
-/// <summary>How timm's pos_weight reaches the kernel (ASL_POS_WEIGHT).</summary>
+/// <summary>How pos_weight reaches the kernel (ASL_POS_WEIGHT).</summary>
 internal enum PosWeightMode
 {
     None = 0,
@@ -36,7 +36,7 @@ internal enum PosWeightMode
 /// <summary>
 /// One compile-time variant of kernels/asl_multilabel.cu. Whole gammas are compiled in (so the weight is
 /// a product); other gammas are launch parameters, so adaptive asymmetry does not compile per step.
-/// timm's terms (docs/timm.md) are switches of their own, off by default, so the paper code's variants compile
+/// AslCuda's extensions (docs/extensions.md) are switches of their own, off by default, so the paper code's variants compile
 /// exactly as without them; batchmean is only a scale of the sum and the gradient, no switch.
 /// </summary>
 internal readonly record struct MultiLabelVariant(
@@ -65,8 +65,8 @@ internal readonly record struct MultiLabelVariant(
             ScaleGradient: gradient && options.Reduction is AslReduction.Mean or AslReduction.BatchMean);
     }
 
-    /// <summary>True when one of timm's switches is on: the kernel then takes the extra launch arguments.</summary>
-    public bool HasTimmTerms => Smoothing || ClassWeight || PosWeight != PosWeightMode.None;
+    /// <summary>True when one of the extension switches is on: the kernel then takes the extra launch arguments.</summary>
+    public bool HasExtensions => Smoothing || ClassWeight || PosWeight != PosWeightMode.None;
 
     /// <summary>Logit elements per 16-byte load.</summary>
     public int VectorWidth => 16 / Logit.SizeOf();
@@ -112,19 +112,19 @@ public static unsafe class MultiLabelGpu
 {
     /// <summary>Bytes of each argument of the launch below, in order (checked against the PTX's .entry by the NVRTC tests).</summary>
     internal static int[] ArgumentBytes(MultiLabelVariant variant) =>
-        variant.HasTimmTerms ? [.. PaperArgumentBytes, .. TimmArgumentBytes] : PaperArgumentBytes;
+        variant.HasExtensions ? [.. PaperArgumentBytes, .. ExtensionArgumentBytes] : PaperArgumentBytes;
 
     /// <summary>
     /// A cap on the grid below the resident-block limit, for tests only: with a grid of one or two blocks, a few
     /// thousand elements take the grid-stride loops through several steps, which the emulated device could otherwise
-    /// only reach with about a million elements (the column of timm's per-class factors is carried from step to step).
+    /// only reach with about a million elements (the column of the per-class factors is carried from step to step).
     /// </summary>
     internal static int MaxBlocks { get; set; } = int.MaxValue;
 
     private static readonly int[] PaperArgumentBytes = [8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4];
 
-    /// <summary>pos_weight [C], class weight [C], classes, 1 - s, s/2, the one pos_weight: only where a timm switch is on.</summary>
-    private static readonly int[] TimmArgumentBytes = [8, 8, 4, 4, 4, 4];
+    /// <summary>pos_weight [C], class weight [C], classes, 1 - s, s/2, the one pos_weight: only where an extension switch is on.</summary>
+    private static readonly int[] ExtensionArgumentBytes = [8, 8, 4, 4, 4, 4];
 
     /// <summary>
     /// Enqueues the loss (and gradient) of <paramref name="count"/> elements on device
@@ -185,7 +185,7 @@ public static unsafe class MultiLabelGpu
         double lossScale = count == 0 && options.Reduction is AslReduction.Mean or AslReduction.BatchMean ? double.NaN : reductionScale;
         float gradientScale = count > 0 ? (float)reductionScale : 1f;
 
-        // timm's terms (only read by variants that have them): 1 - s and s/2 of smoothing, the one pos_weight, and
+        // AslCuda's extensions (only read by variants that have them): 1 - s and s/2 of smoothing, the one pos_weight, and
         // the [C] vectors in device memory, uploaded once per vector and device (GpuDevice.ClassFactors).
         float oneMinusSmoothing = (float)(1 - options.Smoothing), halfSmoothing = (float)(0.5 * options.Smoothing);
         float posWeightAll = variant.PosWeight == PosWeightMode.Scalar ? options.PosWeight.Span[0] : 1f;

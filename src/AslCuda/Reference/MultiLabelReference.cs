@@ -3,7 +3,7 @@ namespace AslCuda.Reference;
 /// <summary>
 /// The test oracle for multi-label ASL (ASL.md section 1): plain float64, one element at a time, written to
 /// be read against the spec. Probabilities use the accurate forms p = 1/(1+e^-x) and 1-p = 1/(1+e^x).
-/// timm's terms (docs/timm.md): smoothing, pos_weight, per-class weight and batchmean. Where the options hold
+/// AslCuda's extensions (docs/extensions.md): smoothing, pos_weight, per-class weight and batchmean. Where the options hold
 /// per-class vectors, <c>column</c> is the element's class and <c>classes</c> the C of the [N, C] input.
 /// </summary>
 public static class MultiLabelReference
@@ -106,7 +106,7 @@ public static class MultiLabelReference
 
     private static Element Evaluate(double x, double y, AslOptions options, int column)
     {
-        y = y * (1 - options.Smoothing) + 0.5 * options.Smoothing;     // timm's smoothing, before everything else
+        y = y * (1 - options.Smoothing) + 0.5 * options.Smoothing;     // smoothing, before everything else
         double posWeight = Factor(options.PosWeight, column);
         double classWeight = Factor(options.ClassWeight, column);
         double p = 1 / (1 + Math.Exp(-x));

@@ -312,7 +312,7 @@ public class MultiLabelCpuTests
 
     /// <summary>
     /// Runs the fused pass on poisoned outputs and compares loss and gradient with the oracle; <paramref name="classes"/>
-    /// is C of the [N, C] input (timm's batchmean and per-class factors).
+    /// is C of the [N, C] input (batchmean and per-class factors).
     /// </summary>
     internal static void CheckAgainstOracle<TLogit, TTarget>(double[] x, double[] y, TLogit[] xs, TTarget[] ys, AslOptions o, double tolerance, string what,
         int classes = 0)

@@ -1,5 +1,6 @@
 using AslCuda.Cuda;
 using AslCuda.Gpu;
+using AslCuda.Tests.Support;
 
 namespace AslCuda.Tests.Gpu;
 
@@ -40,16 +41,16 @@ public class CudaDeviceTests
             Does.Contain("ASLCUDA_NVRTC_PATH=libc.so.6").And.Contains("does not export nvrtcVersion"));
     }
 
-    /// <summary>The CUDA launcher checks the shape against timm's terms (as the CPU pass does) before it touches a
+    /// <summary>The CUDA launcher checks the shape against AslCuda's extensions (as the CPU pass does) before it touches a
     /// device, so a bad call fails with the argument and the numbers whether or not a GPU is there.</summary>
     [Test]
-    public void The_multi_label_launcher_checks_classes_against_timms_terms_before_touching_a_device()
+    public void The_multi_label_launcher_checks_classes_against_the_extensions_before_touching_a_device()
     {
         void Launch(AslOptions options, long count, int classes) =>
             MultiLabelGpu.Launch(0, AslDataType.Float32, 1, AslDataType.Float32, 1, count, options, 0, 0, 1, 0, classes);
         Assert.Multiple(() =>
         {
-            Assert.That(() => Launch(AslOptions.TimmDefaults, 20, 0),
+            Assert.That(() => Launch(TestOptions.FullGradientBatchMean, 20, 0),
                 Throws.ArgumentException.With.Property("ParamName").EqualTo("classes").And.Message.Contains("batchmean").And.Message.Contains("C = 0"));
             Assert.That(() => Launch(new AslOptions(), 20, 7),
                 Throws.ArgumentException.With.Property("ParamName").EqualTo("classes").And.Message.Contains("classes = 7").And.Message.Contains("20"));

@@ -13,7 +13,7 @@ public static class GpuCheckKernels
         var started = DateTime.UtcNow;
         var device = GpuDevice.Get(0);
         var programs = MultiLabelGpuChecks.VariantCases().Concat(MultiLabelGpuChecks.SizeCases())
-            .Concat(MultiLabelGpuChecks.TimmCases()).Concat(MultiLabelGpuChecks.TimmSizeCases())
+            .Concat(MultiLabelGpuChecks.ExtensionCases()).Concat(MultiLabelGpuChecks.ExtensionSizeCases())
             .Select(c => (MultiLabelVariant.Program, MultiLabelVariant.For(c.Logit, c.Target, c.Options, c.Gradient, c.Statistics).Defines))
             .Concat(SingleLabelGpuChecks.VariantCases().Concat(SingleLabelGpuChecks.SizeCases())
                 .Select(c => (SingleLabelVariant.Program, SingleLabelVariant.For(c.Logit, c.Target, c.Classes, c.Options, c.Gradient).Defines)))

@@ -21,7 +21,7 @@ public sealed record GpuCheckResult(string Name, bool Passed, string Detail);
 /// <summary>
 /// One multi-label GPU check: a kernel variant (element types and options), whether the gradient and the
 /// statistics are asked for, the element count and where in its buffers the data starts, and C of the
-/// row-major [N, C] input where timm's batchmean or per-class factors need it (0 otherwise).
+/// row-major [N, C] input where batchmean or per-class factors need it (0 otherwise).
 /// </summary>
 public sealed record MultiLabelCase(string Name, AslDataType Logit, AslDataType Target, AslOptions Options, bool Gradient, bool Statistics,
     long Count, int ElementOffset = 0, int Classes = 0, SoftTargets Soft = SoftTargets.Third)
@@ -111,25 +111,26 @@ public static class MultiLabelGpuChecks
     }
 
     /// <summary>
-    /// timm's terms (docs/timm.md) against the oracle: option sets that between them reach every timm switch of the
+    /// AslCuda's extensions (docs/extensions.md) against the oracle: option sets that between them reach every extension switch of the
     /// kernel (smoothing, class weight, pos_weight as one value and per class) with each gamma mode, gradient mode,
     /// clip on and off and every reduction (batchmean included), for the given C (the per-class vectors have C values).
     /// </summary>
-    public static (string Name, AslOptions Options)[] TimmOptionSets(int classes)
+    public static (string Name, AslOptions Options)[] ExtensionOptionSets(int classes)
     {
         float[] weight = Enumerable.Range(0, classes).Select(c => 0.25f + c % 5 * 0.5f).ToArray();
         float[] posWeight = Enumerable.Range(0, classes).Select(c => 0.5f + c % 3).ToArray();
+        var fullGradientBatchMean = new AslOptions { DetachFocalWeight = false, Reduction = AslReduction.BatchMean };
         return
         [
-            ("timm-default", AslOptions.TimmDefaults),                                    // batchmean alone: the paper's kernel, scaled by 1/N
-            ("timm-smoothing", AslOptions.TimmDefaults with { Smoothing = 0.1 }),
-            ("timm-pos-weight-one-detached-sum", new AslOptions { PosWeight = new[] { 2.5f } }),
-            ("timm-per-class-pow-full-none", new AslOptions { GammaPos = 0.5, GammaNeg = 2.5, DetachFocalWeight = false,
+            ("ext-batchmean", fullGradientBatchMean),          // batchmean alone: the paper's kernel, scaled by 1/N
+            ("ext-smoothing", fullGradientBatchMean with { Smoothing = 0.1 }),
+            ("ext-pos-weight-one-detached-sum", new AslOptions { PosWeight = new[] { 2.5f } }),
+            ("ext-per-class-pow-full-none", new AslOptions { GammaPos = 0.5, GammaNeg = 2.5, DetachFocalWeight = false,
                 Reduction = AslReduction.None, ClassWeight = weight, PosWeight = posWeight }),
-            ("timm-all-no-clip-mean", new AslOptions { GammaPos = 1, GammaNeg = 3, Clip = 0, Smoothing = 0.2, ClassWeight = weight,
+            ("ext-all-no-clip-mean", new AslOptions { GammaPos = 1, GammaNeg = 3, Clip = 0, Smoothing = 0.2, ClassWeight = weight,
                 PosWeight = new[] { 1.5f }, Reduction = AslReduction.Mean }),
-            ("timm-all-int-full-batchmean", AslOptions.TimmDefaults with { Smoothing = 0.05, ClassWeight = weight, PosWeight = posWeight }),
-            ("timm-weight-smoothing-no-focusing", new AslOptions { GammaPos = 0, GammaNeg = 0, Smoothing = 0.3, ClassWeight = weight }),
+            ("ext-all-int-full-batchmean", fullGradientBatchMean with { Smoothing = 0.05, ClassWeight = weight, PosWeight = posWeight }),
+            ("ext-weight-smoothing-no-focusing", new AslOptions { GammaPos = 0, GammaNeg = 0, Smoothing = 0.3, ClassWeight = weight }),
         ];
     }
 
@@ -138,10 +139,10 @@ public static class MultiLabelGpuChecks
     /// any vector width, so packs straddle rows) and N*C not a multiple of the widest pack (a ragged tail); each set
     /// also once forward only. Statistics on every other case (they stay on the raw labels).
     /// </summary>
-    public static IEnumerable<MultiLabelCase> TimmCases(int rows = 53, int classes = 37)
+    public static IEnumerable<MultiLabelCase> ExtensionCases(int rows = 53, int classes = 37)
     {
         int index = 0;
-        foreach (var (name, options) in TimmOptionSets(classes))
+        foreach (var (name, options) in ExtensionOptionSets(classes))
         {
             foreach (var logit in LogitTypes)
             foreach (var target in TargetTypes)
@@ -152,21 +153,21 @@ public static class MultiLabelGpuChecks
     }
 
     /// <summary>
-    /// timm's terms at odd shapes: one class (C below every vector width), fewer elements than one pack, C = 7 against
+    /// AslCuda's extensions at odd shapes: one class (C below every vector width), fewer elements than one pack, C = 7 against
     /// packs of 8 with the unaligned (scalar) path, and a wide row (OpenImages' 9605 classes) over many blocks.
     /// </summary>
-    public static IEnumerable<MultiLabelCase> TimmSizeCases()
+    public static IEnumerable<MultiLabelCase> ExtensionSizeCases()
     {
-        var all = TimmOptionSets(1)[5].Options;
-        yield return new MultiLabelCase("timm-one-class", AslDataType.Float32, AslDataType.UInt8, all, true, true, 13, Classes: 1);
-        yield return new MultiLabelCase("timm-one-class", AslDataType.BFloat16, AslDataType.Float32, all, true, false, 29, Classes: 1);
-        yield return new MultiLabelCase("timm-below-one-pack", AslDataType.Float16, AslDataType.UInt8, TimmOptionSets(3)[3].Options, true, true, 3, Classes: 3);
-        yield return new MultiLabelCase("timm-unaligned", AslDataType.Float16, AslDataType.Float32, TimmOptionSets(7)[5].Options, true, true, 7 * 301,
+        var all = ExtensionOptionSets(1)[5].Options;
+        yield return new MultiLabelCase("ext-one-class", AslDataType.Float32, AslDataType.UInt8, all, true, true, 13, Classes: 1);
+        yield return new MultiLabelCase("ext-one-class", AslDataType.BFloat16, AslDataType.Float32, all, true, false, 29, Classes: 1);
+        yield return new MultiLabelCase("ext-below-one-pack", AslDataType.Float16, AslDataType.UInt8, ExtensionOptionSets(3)[3].Options, true, true, 3, Classes: 3);
+        yield return new MultiLabelCase("ext-unaligned", AslDataType.Float16, AslDataType.Float32, ExtensionOptionSets(7)[5].Options, true, true, 7 * 301,
             ElementOffset: 3, Classes: 7);
-        yield return new MultiLabelCase("timm-unaligned", AslDataType.Float32, AslDataType.UInt8, TimmOptionSets(7)[3].Options, true, false, 7 * 301,
+        yield return new MultiLabelCase("ext-unaligned", AslDataType.Float32, AslDataType.UInt8, ExtensionOptionSets(7)[3].Options, true, false, 7 * 301,
             ElementOffset: 1, Classes: 7);
         long rows = GpuCheckDevice.Size(211, 3);
-        yield return new MultiLabelCase("timm-openimages", AslDataType.BFloat16, AslDataType.UInt8, TimmOptionSets(9605)[5].Options, true, true,
+        yield return new MultiLabelCase("ext-openimages", AslDataType.BFloat16, AslDataType.UInt8, ExtensionOptionSets(9605)[5].Options, true, true,
             rows * 9605, Classes: 9605);
     }
 
@@ -174,10 +175,10 @@ public static class MultiLabelGpuChecks
     public static MultiLabelCase LargeCase() =>
         new("large", AslDataType.Float32, AslDataType.UInt8, new AslOptions(), true, true, (1L << 27) + 3);
 
-    /// <summary>timm's terms on more than 2^27 elements, [14000, 9605]: a grid that strides many times, so the kernel's
+    /// <summary>AslCuda's extensions on more than 2^27 elements, [14000, 9605]: a grid that strides many times, so the kernel's
     /// column carried through the grid-stride loop is checked far from its start (hardware only).</summary>
-    public static MultiLabelCase LargeTimmCase() =>
-        new("large-timm", AslDataType.Float32, AslDataType.Float32, TimmOptionSets(9605)[5].Options, true, true, 14_000L * 9605, Classes: 9605);
+    public static MultiLabelCase LargeExtensionCase() =>
+        new("large-extensions", AslDataType.Float32, AslDataType.Float32, ExtensionOptionSets(9605)[5].Options, true, true, 14_000L * 9605, Classes: 9605);
 
     /// <summary>Runs the case on device 0 (or through <paramref name="runner"/>) and compares with the oracle.</summary>
     public static GpuCheckResult Check(MultiLabelCase c, int seed = 1, IMultiLabelRunner? runner = null) =>

@@ -19,8 +19,8 @@ public class MultiLabelGpuTests
 
     private static IEnumerable<MultiLabelCase> Variants() => MultiLabelGpuChecks.VariantCases();
     private static IEnumerable<MultiLabelCase> Sizes() => MultiLabelGpuChecks.SizeCases();
-    private static IEnumerable<MultiLabelCase> TimmVariants() => MultiLabelGpuChecks.TimmCases();
-    private static IEnumerable<MultiLabelCase> TimmSizes() => MultiLabelGpuChecks.TimmSizeCases();
+    private static IEnumerable<MultiLabelCase> ExtensionVariants() => MultiLabelGpuChecks.ExtensionCases();
+    private static IEnumerable<MultiLabelCase> ExtensionSizes() => MultiLabelGpuChecks.ExtensionSizeCases();
 
     [TestCaseSource(nameof(Variants))]
     public void Variant_matches_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 11));
@@ -28,11 +28,11 @@ public class MultiLabelGpuTests
     [TestCaseSource(nameof(Sizes))]
     public void Size_matches_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 12));
 
-    [TestCaseSource(nameof(TimmVariants))]
-    public void Timm_terms_match_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 17));
+    [TestCaseSource(nameof(ExtensionVariants))]
+    public void Extensions_match_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 17));
 
-    [TestCaseSource(nameof(TimmSizes))]
-    public void Timm_terms_at_odd_sizes_match_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 18));
+    [TestCaseSource(nameof(ExtensionSizes))]
+    public void Extensions_at_odd_sizes_match_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 18));
 
     [TestCaseSource(typeof(MultiLabelGpuChecks), nameof(MultiLabelGpuChecks.VoteCases))]
     public void Float32_targets_through_the_warp_vote_match_the_oracle(MultiLabelCase c) => AssertPassed(MultiLabelGpuChecks.Check(c, seed: 19));
@@ -60,10 +60,10 @@ public class MultiLabelGpuTests
     /// <summary>A grid capped at one or two blocks, so that each thread's grid-stride loops (vector and scalar) take
     /// several steps at these small sizes and carry the class column from step to step.</summary>
     [Test]
-    public void Timm_terms_in_a_striding_grid_match_the_oracle([Values(1, 2)] int blocks)
+    public void Extensions_in_a_striding_grid_match_the_oracle([Values(1, 2)] int blocks)
     {
-        var cases = MultiLabelGpuChecks.TimmSizeCases().Where(c => c.Classes > 1 && c.Count < 10_000)
-            .Append(MultiLabelGpuChecks.TimmCases().ElementAt(5 * 9 + 1));      // every term, per-class, float32 logits, uint8 targets
+        var cases = MultiLabelGpuChecks.ExtensionSizeCases().Where(c => c.Classes > 1 && c.Count < 10_000)
+            .Append(MultiLabelGpuChecks.ExtensionCases().ElementAt(5 * 9 + 1));      // every term, per-class, float32 logits, uint8 targets
         MultiLabelGpu.MaxBlocks = blocks;
         try
         {
@@ -79,10 +79,10 @@ public class MultiLabelGpuTests
     }
 
     [Test]
-    public void Large_timm_size_matches_the_oracle()
+    public void Large_extension_size_matches_the_oracle()
     {
         if (GpuCheckDevice.IsEmulated) Assert.Ignore(GpuCheckDevice.HardwareOnlyReason);
-        AssertPassed(MultiLabelGpuChecks.Check(MultiLabelGpuChecks.LargeTimmCase(), seed: 19));
+        AssertPassed(MultiLabelGpuChecks.Check(MultiLabelGpuChecks.LargeExtensionCase(), seed: 19));
     }
 
     [Test]

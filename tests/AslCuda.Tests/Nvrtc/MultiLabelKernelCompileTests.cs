@@ -1,4 +1,5 @@
 using AslCuda.Gpu;
+using AslCuda.Tests.Support;
 
 namespace AslCuda.Tests.Nvrtc;
 
@@ -45,11 +46,11 @@ public class MultiLabelKernelCompileTests
     public void Variant_compiles_cleanly(object variant, int architecture) => AssertCompilesCleanly((MultiLabelVariant)variant, architecture);   // object: the variant type is internal
 
     /// <summary>
-    /// timm's switches (smoothing, class weight, pos_weight one/per class): four combinations with every logit and target
+    /// the extension switches (smoothing, class weight, pos_weight one/per class): four combinations with every logit and target
     /// type, the (gradient, gamma mode) pairs and the three on/off switches cycled, on sm_90; every term at once also on
     /// sm_75 and sm_80. Their .entry takes the six extra arguments.
     /// </summary>
-    private static IEnumerable<TestCaseData> TimmVariants()
+    private static IEnumerable<TestCaseData> ExtensionVariants()
     {
         (bool Smoothing, bool ClassWeight, PosWeightMode PosWeight)[] terms =
             [(true, false, PosWeightMode.None), (false, true, PosWeightMode.Scalar), (false, false, PosWeightMode.PerClass), (true, true, PosWeightMode.PerClass)];
@@ -74,8 +75,8 @@ public class MultiLabelKernelCompileTests
         }
     }
 
-    [TestCaseSource(nameof(TimmVariants))]
-    public void Timm_variant_compiles_cleanly(object variant, int architecture) => AssertCompilesCleanly((MultiLabelVariant)variant, architecture);
+    [TestCaseSource(nameof(ExtensionVariants))]
+    public void Extension_variant_compiles_cleanly(object variant, int architecture) => AssertCompilesCleanly((MultiLabelVariant)variant, architecture);
 
     [TestCase(0, 4)]
     [TestCase(3, 1)]
@@ -112,16 +113,16 @@ public class MultiLabelKernelCompileTests
             new AslOptions { GammaNeg = 0, GammaPos = 0, DetachFocalWeight = false }, gradient: true, statistics: false);
         Assert.That(plain.Gradient, Is.EqualTo(MultiLabelGradient.Detached), "without focusing the full gradient is the detached one");
 
-        var batchMean = MultiLabelVariant.For(AslDataType.Float32, AslDataType.UInt8, AslOptions.TimmDefaults, gradient: true, statistics: false);
+        var batchMean = MultiLabelVariant.For(AslDataType.Float32, AslDataType.UInt8, TestOptions.FullGradientBatchMean, gradient: true, statistics: false);
         Assert.That(batchMean, Is.EqualTo(new MultiLabelVariant(AslDataType.Float32, AslDataType.UInt8, MultiLabelGradient.Full,
             false, false, true, GammaMode.Integer, 1, 4, ScaleGradient: true)), "batchmean is a scale: the paper code's variant, scaled as mean");
         Assert.That(MultiLabelVariant.For(AslDataType.Float32, AslDataType.UInt8, new AslOptions { Reduction = AslReduction.Sum }, gradient: true, statistics: false).ScaleGradient,
             Is.False, "sum needs no multiply");
         Assert.That(MultiLabelVariant.For(AslDataType.Float32, AslDataType.UInt8, new AslOptions { Clip = 1e-9 }, gradient: true, statistics: false).Defines,
             Does.Contain("-DASL_CLIP=2"), "a clip below eps keeps the kernel's eps test");
-        Assert.That(batchMean.HasTimmTerms, Is.False);
+        Assert.That(batchMean.HasExtensions, Is.False);
         var timm = MultiLabelVariant.For(AslDataType.Float16, AslDataType.Float32,
-            AslOptions.TimmDefaults with { Smoothing = 0.1, ClassWeight = new[] { 1f, 2f }, PosWeight = new[] { 3f } }, gradient: true, statistics: false);
+            TestOptions.FullGradientBatchMean with { Smoothing = 0.1, ClassWeight = new[] { 1f, 2f }, PosWeight = new[] { 3f } }, gradient: true, statistics: false);
         Assert.That((timm.Smoothing, timm.ClassWeight, timm.PosWeight), Is.EqualTo((true, true, PosWeightMode.Scalar)));
         Assert.That(timm.Defines, Does.Contain("-DASL_SMOOTHING=1").And.Contain("-DASL_CLASS_WEIGHT=1").And.Contain("-DASL_POS_WEIGHT=1"));
         var perClass = MultiLabelVariant.For(AslDataType.Float32, AslDataType.Float32, new AslOptions { PosWeight = new[] { 1f, 2f } }, gradient: true, statistics: false);

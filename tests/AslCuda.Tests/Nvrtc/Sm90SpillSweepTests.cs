@@ -6,7 +6,7 @@ namespace AslCuda.Tests.Nvrtc;
 /// The register-hungry corners of every variant family compiled for sm_90 (the H200): no spill, no local
 /// memory, and the launch interface (parameters, .maxntid) as the launchers use it. Multi-label: every logit
 /// type x target type x (gradient, gamma mode) with element loss, statistics and clip all on (the most live
-/// state per element), once without and once with every timm term (smoothing, per-class weight and pos_weight). Single-label: every row layout the launcher can pick, including the 1, 2 and 4 rows
+/// state per element), once without and once with every extension (smoothing, per-class weight and pos_weight). Single-label: every row layout the launcher can pick, including the 1, 2 and 4 rows
 /// per block of small batches, with float64 logits (the widest loads and stores), the gradient and both gamma
 /// modes. These sets found the spills that <c>__launch_bounds__</c> now prevents (kernels/README.md).
 /// </summary>
@@ -29,9 +29,9 @@ public class Sm90SpillSweepTests
             var variant = new MultiLabelVariant(logit, target, gradient, ElementLoss: true, Statistics: true, Clip: true, gammas,
                 integer ? 1 : 0, integer ? 4 : 0);
             yield return new TestCaseData(variant).SetArgDisplayNames($"{logit}-{target}-{gradient}-{gammas}");
-            // Every timm term on too (smoothing, per-class weight and pos_weight): the most live state there is.
+            // Every extension on too (smoothing, per-class weight and pos_weight): the most live state there is.
             yield return new TestCaseData(variant with { Smoothing = true, ClassWeight = true, PosWeight = PosWeightMode.PerClass })
-                .SetArgDisplayNames($"{logit}-{target}-{gradient}-{gammas}-timm");
+                .SetArgDisplayNames($"{logit}-{target}-{gradient}-{gammas}-extensions");
         }
     }
 

@@ -5,8 +5,8 @@ using AslCuda.Tests.Support;
 
 namespace AslCuda.Tests.Cpu;
 
-/// <summary>timm's terms (docs/timm.md) in the fused CPU pass against the float64 oracle.</summary>
-public class TimmTermsCpuTests
+/// <summary>AslCuda's extensions (docs/extensions.md) in the fused CPU pass against the float64 oracle.</summary>
+public class ExtensionTermsCpuTests
 {
     /// <summary>Per-class weights with a zero among them (class 3 of every 5), so a class can be switched off.</summary>
     private static float[] ClassWeights(int classes) =>
@@ -18,12 +18,12 @@ public class TimmTermsCpuTests
     private static readonly AslOptions[] Bases =
     [
         new AslOptions(),
-        AslOptions.TimmDefaults with { Reduction = AslReduction.Sum },
+        TestOptions.FullGradientBatchMean with { Reduction = AslReduction.Sum },
         new AslOptions { GammaNeg = 2.5, GammaPos = 1.5, Clip = 0, DetachFocalWeight = false },
         new AslOptions { GammaNeg = 0, GammaPos = 0 },
     ];
 
-    /// <summary>Every combination of timm's terms on <paramref name="baseOptions"/>: smoothing, pos_weight (none, one, [C]), class weight, reduction.</summary>
+    /// <summary>Every combination of AslCuda's extensions on <paramref name="baseOptions"/>: smoothing, pos_weight (none, one, [C]), class weight, reduction.</summary>
     private static IEnumerable<AslOptions> TermCombinations(AslOptions baseOptions, int classes)
     {
         foreach (double smoothing in new[] { 0.0, 0.2 })
@@ -68,8 +68,8 @@ public class TimmTermsCpuTests
             foreach (var (rows, classes) in new[] { (111, 80), (3, 9605), (7, 9605) })
             foreach (var options in new[]
             {
-                AslOptions.TimmDefaults,
-                AslOptions.TimmDefaults with { Smoothing = 0.1, PosWeight = PosWeights(classes), ClassWeight = ClassWeights(classes) },
+                TestOptions.FullGradientBatchMean,
+                TestOptions.FullGradientBatchMean with { Smoothing = 0.1, PosWeight = PosWeights(classes), ClassWeight = ClassWeights(classes) },
                 new AslOptions { PosWeight = new[] { 0.5f }, ClassWeight = ClassWeights(classes), Reduction = AslReduction.None },
                 new AslOptions { GammaNeg = 2.5, GammaPos = 0.5, Smoothing = 0.05, PosWeight = PosWeights(classes), Reduction = AslReduction.Mean },
             })
@@ -82,11 +82,11 @@ public class TimmTermsCpuTests
     }
 
     [Test]
-    public void Float64LogitsWithTimmsTermsMatchTheOracle()
+    public void Float64LogitsWithExtensionsMatchTheOracle()
     {
         var random = TestData.NewRandom();
         const int rows = 9, classes = 37;
-        foreach (var options in TermCombinations(AslOptions.TimmDefaults, classes))
+        foreach (var options in TermCombinations(TestOptions.FullGradientBatchMean, classes))
         {
             var x = TestData.Logits(random, rows * classes);
             var ys = TestData.ToSingle(TestData.SoftTargets(random, x.Length));
@@ -114,7 +114,7 @@ public class TimmTermsCpuTests
         const int rows = 41, classes = 9605;                     // 393805 elements: 49 chunks
         var x = TestData.ToSingle(TestData.Logits(random, rows * classes));
         var y = TestData.ToSingle(TestData.SoftTargets(random, x.Length));
-        var options = AslOptions.TimmDefaults with { Smoothing = 0.1, PosWeight = PosWeights(classes), ClassWeight = ClassWeights(classes) };
+        var options = TestOptions.FullGradientBatchMean with { Smoothing = 0.1, PosWeight = PosWeights(classes), ClassWeight = ClassWeights(classes) };
 
         (double Loss, float[] Gradient) Run()
         {
@@ -142,7 +142,7 @@ public class TimmTermsCpuTests
         var random = TestData.NewRandom();
         var x = TestData.Logits(random, 70001);
         var y = TestData.SoftTargets(random, x.Length);
-        var options = AslOptions.TimmDefaults with { Smoothing = 0.3, Reduction = AslReduction.Sum };
+        var options = TestOptions.FullGradientBatchMean with { Smoothing = 0.3, Reduction = AslReduction.Sum };
         MultiLabelCpu.Compute<float, float>(TestData.ToSingle(x), TestData.ToSingle(y), options, default, default, out var stats, computeStatistics: true);
         var reference = MultiLabelReference.Statistics(x, y);
         Assert.That(TestData.RelativeError(
@@ -187,7 +187,7 @@ public class TimmTermsCpuTests
     [Test]
     public void BatchMeanOfEmptyRowsIsNaN()
     {
-        Assert.That(MultiLabelCpu.Compute<float, float>([], [], AslOptions.TimmDefaults, classes: 5), Is.NaN);
+        Assert.That(MultiLabelCpu.Compute<float, float>([], [], TestOptions.FullGradientBatchMean, classes: 5), Is.NaN);
     }
 
     [Test]
@@ -199,7 +199,7 @@ public class TimmTermsCpuTests
             Throws.InstanceOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("classes").And.Message.Contains("-1"));
         Assert.That(() => MultiLabelCpu.Compute<float, float>(x, y, new AslOptions(), classes: 7),
             Throws.ArgumentException.With.Property("ParamName").EqualTo("classes").And.Message.Contains("classes = 7").And.Message.Contains("20"));
-        Assert.That(() => MultiLabelCpu.Compute<float, float>(x, y, AslOptions.TimmDefaults),
+        Assert.That(() => MultiLabelCpu.Compute<float, float>(x, y, TestOptions.FullGradientBatchMean),
             Throws.ArgumentException.With.Property("ParamName").EqualTo("classes").And.Message.Contains("batchmean").And.Message.Contains("C = 0"));
         Assert.That(() => MultiLabelCpu.Compute<float, float>(x, y, new AslOptions { ClassWeight = new[] { 1f, 2f, 3f } }, classes: 4),
             Throws.ArgumentException.With.Property("ParamName").EqualTo("ClassWeight").And.Message.Contains("3 values").And.Message.Contains("4 classes"));

@@ -3,15 +3,15 @@ using AslCuda.Tests.Support;
 
 namespace AslCuda.Tests.Reference;
 
-/// <summary>timm's terms in the float64 oracle (docs/timm.md): smoothing, pos_weight, per-class weight, batchmean.</summary>
-public class TimmTermsReferenceTests
+/// <summary>AslCuda's extensions in the float64 oracle (docs/extensions.md): smoothing, pos_weight, per-class weight, batchmean.</summary>
+public class ExtensionTermsReferenceTests
 {
     private static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
 
     [Test]
-    public void TermsMatchTimmsFormulaComputedByHand()
+    public void TermsMatchTheFormulaComputedByHand()
     {
-        // timm: y' = y(1 - s) + s/2; loss = -w_c * (y' pw_c log p + (1 - y') log xn) * (1 - pt)^g, pt and g from y'.
+        // docs/extensions.md: y' = y(1 - s) + s/2; loss = -w_c * (y' pw_c log p + (1 - y') log xn) * (1 - pt)^g, pt and g from y'.
         var o = new AslOptions { GammaNeg = 3, GammaPos = 1, Clip = 0.05, Smoothing = 0.2, ClassWeight = new[] { 0.5f, 2f }, PosWeight = new[] { 3f, 0.25f } };
         foreach (double x in new[] { -2.0, 0.3, 4.0 })
         foreach (double y in new[] { 0.0, 1.0, 0.7 })
@@ -59,7 +59,7 @@ public class TimmTermsReferenceTests
     }
 
     [Test]
-    public void GradientMatchesCentralFiniteDifferencesWithTimmTerms()
+    public void GradientMatchesCentralFiniteDifferencesWithTheExtensions()
     {
         var random = TestData.NewRandom();
         foreach (var o in TestData.OptionGrid(AslReduction.Sum))
@@ -123,14 +123,5 @@ public class TimmTermsReferenceTests
         var o = new AslOptions { ClassWeight = weights };
         weights[0] = 100;
         Assert.That(o.ClassWeight.Span[0], Is.EqualTo(1f));
-    }
-
-    [Test]
-    public void TimmDefaultsAreTimms()
-    {
-        var o = AslOptions.TimmDefaults;
-        Assert.That((o.GammaNeg, o.GammaPos, o.Clip, o.Eps, o.DetachFocalWeight, o.Smoothing, o.Reduction),
-            Is.EqualTo((4.0, 1.0, 0.05, 1e-8, false, 0.0, AslReduction.BatchMean)));
-        Assert.That(o.ClassWeight.IsEmpty && o.PosWeight.IsEmpty);
     }
 }
