@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -224,7 +223,7 @@ public static class ImageBatchLoader
 
     /// <summary>The floats of picture <paramref name="slot"/> inside a contiguous float32 CPU tensor (a view of its memory, not a copy).</summary>
     private static Span<float> Slot(Tensor images, int slot, int perImage) =>
-        MemoryMarshal.Cast<byte, float>(images.bytes).Slice(slot * perImage, perImage);
+        ImageTensors.Floats(images).Slice(slot * perImage, perImage);
 
     private static void DisposeWhenDone(Task<ImageBatch> batch) =>
         batch.ContinueWith(t =>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,6 +12,9 @@ namespace AslCuda.Models.Images;
 /// </summary>
 public static class ImageTensors
 {
+    /// <summary>b / 255f for every byte b: the same floats as the division, looked up.</summary>
+    private static readonly float[] Scaled = Enumerable.Range(0, 256).Select(b => b / 255f).ToArray();
+
     /// <summary>Writes the picture as [3, height, width] floats in [0, 1] into <paramref name="destination"/>.</summary>
     public static void WriteChannelFirst(RgbImage image, Span<float> destination)
     {
@@ -22,12 +26,13 @@ public static class ImageTensors
         var green = destination.Slice(plane, plane);
         var blue = destination.Slice(2 * plane, plane);
         ReadOnlySpan<byte> pixels = image.Pixels;
+        ReadOnlySpan<float> scaled = Scaled;
         for (int p = 0; p < plane; p++)
         {
             int i = p * RgbImage.BytesPerPixel;
-            red[p] = pixels[i] / 255f;
-            green[p] = pixels[i + 1] / 255f;
-            blue[p] = pixels[i + 2] / 255f;
+            red[p] = scaled[pixels[i]];
+            green[p] = scaled[pixels[i + 1]];
+            blue[p] = scaled[pixels[i + 2]];
         }
     }
 
@@ -35,9 +40,10 @@ public static class ImageTensors
     public static Tensor ToTensor(RgbImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var values = new float[3L * image.Width * image.Height];
-        WriteChannelFirst(image, values);
-        return torch.tensor(values, [3, image.Height, image.Width]);
+        // Written straight into the tensor's memory: no managed float array (a large-object-heap allocation per picture).
+        var tensor = torch.empty([3, image.Height, image.Width], ScalarType.Float32);
+        WriteChannelFirst(image, Floats(tensor));
+        return tensor;
     }
 
     /// <summary>Pictures of one size as a float32 CPU tensor [count, 3, height, width] in [0, 1], in list order.</summary>
@@ -46,15 +52,20 @@ public static class ImageTensors
         ArgumentNullException.ThrowIfNull(images);
         if (images.Count == 0) throw new ArgumentException("a batch needs at least one picture.", nameof(images));
         int width = images[0].Width, height = images[0].Height;
-        long perImage = 3L * width * height;
-        var values = new float[images.Count * perImage];
+        int perImage = 3 * width * height;
         for (int b = 0; b < images.Count; b++)
         {
-            var image = images[b];
-            if (image.Width != width || image.Height != height)
-                throw new ArgumentException($"picture {b} is {image.Width} x {image.Height} but picture 0 is {width} x {height}; resize them to one size first.", nameof(images));
-            WriteChannelFirst(image, values.AsSpan((int)(b * perImage), (int)perImage));
+            if (images[b].Width != width || images[b].Height != height)
+                throw new ArgumentException($"picture {b} is {images[b].Width} x {images[b].Height} but picture 0 is {width} x {height}; resize them to one size first.", nameof(images));
         }
-        return torch.tensor(values, [images.Count, 3, height, width]);
+        if ((long)images.Count * perImage * sizeof(float) > int.MaxValue)
+            throw new ArgumentException($"{images.Count} pictures of {width} x {height} take more than 2 GiB as float32; make smaller batches.", nameof(images));
+        var tensor = torch.empty([images.Count, 3, height, width], ScalarType.Float32);
+        var values = Floats(tensor);
+        for (int b = 0; b < images.Count; b++) WriteChannelFirst(images[b], values.Slice(b * perImage, perImage));
+        return tensor;
     }
+
+    /// <summary>The memory of a new contiguous float32 CPU tensor as floats (a view, not a copy).</summary>
+    internal static Span<float> Floats(Tensor tensor) => MemoryMarshal.Cast<byte, float>(tensor.bytes);
 }
