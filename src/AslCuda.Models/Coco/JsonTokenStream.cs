@@ -17,10 +17,14 @@ internal sealed class JsonTokenStream
     private bool _finalBlock;
     private JsonReaderState _state;
 
-    public JsonTokenStream(Stream stream, string name, int bufferSize = 1 << 16)
+    /// <summary>Property names returned as these instances when they match (no string allocated per object field).</summary>
+    private readonly (byte[] Utf8, string Text)[] _knownNames;
+
+    public JsonTokenStream(Stream stream, string name, IEnumerable<string> knownNames, int bufferSize = 1 << 16)
     {
         _stream = stream;
         _name = name;
+        _knownNames = knownNames.Select(n => (System.Text.Encoding.UTF8.GetBytes(n), n)).ToArray();
         _buffer = new byte[bufferSize];
         _state = new JsonReaderState(new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
     }
@@ -40,7 +44,16 @@ internal sealed class JsonTokenStream
     public long Line { get; private set; } = 1;
 
     /// <summary>Reads the next token; false at the end of the document, and for an empty stream.</summary>
-    public bool Read()
+    public bool Read() => Read(materialize: true);
+
+    /// <summary>Reads the next value and skips it whole (a scalar without making a string of it, an object or array to its end).</summary>
+    public void SkipNextValue()
+    {
+        if (!Read(materialize: false)) throw new InvalidDataException($"{_name}: the JSON ends where a value should be (truncated file?)");
+        SkipValue();
+    }
+
+    private bool Read(bool materialize)
     {
         while (true)
         {
@@ -59,8 +72,11 @@ internal sealed class JsonTokenStream
             {
                 TokenType = reader.TokenType;
                 Depth = reader.CurrentDepth;
-                String = TokenType is JsonTokenType.String or JsonTokenType.PropertyName ? reader.GetString() : null;
-                Integer = TokenType == JsonTokenType.Number && reader.TryGetInt64(out long value) ? value : null;
+                String = !materialize ? null
+                    : TokenType == JsonTokenType.PropertyName ? PropertyName(ref reader)
+                    : TokenType == JsonTokenType.String ? reader.GetString()
+                    : null;
+                Integer = materialize && TokenType == JsonTokenType.Number && reader.TryGetInt64(out long value) ? value : null;
                 Advance(ref reader);
                 return true;
             }
@@ -112,6 +128,14 @@ internal sealed class JsonTokenStream
 
     public InvalidDataException Unexpected(string what, string expected) =>
         new($"{_name}: not a COCO instances file: {what} is a JSON {Describe(TokenType)} (line {Line}), expected {expected}.");
+
+    private string PropertyName(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence)
+            foreach (var (utf8, text) in _knownNames)
+                if (reader.ValueSpan.SequenceEqual(utf8)) return text;
+        return reader.GetString()!;
+    }
 
     private void Advance(ref Utf8JsonReader reader)
     {

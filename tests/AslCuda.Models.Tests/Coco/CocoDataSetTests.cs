@@ -135,7 +135,7 @@ public class CocoDataSetTests
     [Test]
     public void LargeJsonIsStreamedWithSmallMemoryAndTokensLongerThanTheBufferAreRead()
     {
-        // ~24 MB: 12 000 annotations with 1 000-number polygons (COCO's bulk), and one 300 kB string token.
+        // ~13 MB: 8 000 annotations with 800-number polygons (COCO's bulk), and one 300 kB string token.
         var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream))
         {
@@ -151,12 +151,12 @@ public class CocoDataSetTests
             }
             writer.WriteEndArray();
             writer.WriteStartArray("annotations");
-            for (int a = 0; a < 12_000; a++)
+            for (int a = 0; a < 8_000; a++)
             {
                 writer.WriteStartObject();
                 writer.WriteStartArray("segmentation");
                 writer.WriteStartArray();
-                for (int p = 0; p < 1000; p++) writer.WriteNumberValue(p * 0.25 + a);
+                for (int p = 0; p < 800; p++) writer.WriteNumberValue(p * 0.25 + a);
                 writer.WriteEndArray();
                 writer.WriteEndArray();
                 writer.WriteNumber("image_id", a % 100);
@@ -176,14 +176,17 @@ public class CocoDataSetTests
             writer.WriteEndObject();
         }
         stream.Position = 0;
-        Assert.That(stream.Length, Is.GreaterThan(20_000_000));
+        Assert.That(stream.Length, Is.GreaterThan(10_000_000));
 
         long before = GC.GetAllocatedBytesForCurrentThread();
         var instances = CocoInstances.Read(stream, "large.json");
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        Assert.That(instances.AnnotationImageIds, Has.Count.EqualTo(12_000));
+        Assert.That(instances.AnnotationImageIds, Has.Count.EqualTo(8_000));
         Assert.That(instances.Categories, Has.Count.EqualTo(5));
-        Assert.That(allocated, Is.LessThan(stream.Length / 10), $"allocated {allocated} bytes to read {stream.Length}");
+        // The buffer grows to hold the longest token (the 300 kB string: to 512 kB, about 1 MB allocated on the way)
+        // and the id lists grow; nothing scales with the skipped polygons.
+        TestContext.Out.WriteLine($"allocated {allocated} bytes to read {stream.Length}");
+        Assert.That(allocated, Is.LessThan(2_500_000), $"allocated {allocated} bytes to read {stream.Length}");
     }
 }

@@ -41,15 +41,15 @@ public class PillowResizeTests
         string source = folder.File("source.png");
         PillowOracle.Run([new { op = "synthetic", path = source, width = 640, height = 427, seed = 9 }]);
         var image = ImageDecoder.Decode(source);
-        foreach (int size in new[] { 224, 448, 640 })
+        int[] sizes = [224, 448, 640];
+        var results = PillowOracle.Run(sizes.Select(size => (object)new { op = "torchvision", path = source, size, @out = folder.File($"tv{size}.rgb") }).ToList());
+        for (int i = 0; i < sizes.Length; i++)
         {
-            string output = folder.File($"tv{size}.rgb");
-            var result = PillowOracle.Run([new { op = "torchvision", path = source, size, @out = output }])[0];
-            var (expected, width, height, error) = PillowOracle.ReadResult(result, output);
+            var (expected, width, height, error) = PillowOracle.ReadResult(results[i], folder.File($"tv{sizes[i]}.rgb"));
             Assert.That(error, Is.Null);
-            Assert.That((width, height), Is.EqualTo((size, size)));
-            var difference = PixelDifference.Of(expected, PillowResize.Resize(image, size, size, ImagePreprocessing.ValidateFilter).ToRgbBytes());
-            Assert.That(difference.Max, Is.Zero, $"{size}: {difference}");
+            Assert.That((width, height), Is.EqualTo((sizes[i], sizes[i])));
+            var difference = PixelDifference.Of(expected, PillowResize.Resize(image, sizes[i], sizes[i], ImagePreprocessing.ValidateFilter).ToRgbBytes());
+            Assert.That(difference.Max, Is.Zero, $"{sizes[i]}: {difference}");
         }
     }
 
