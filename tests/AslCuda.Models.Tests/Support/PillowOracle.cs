@@ -41,7 +41,12 @@ internal static class PillowOracle
         string stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         if (process.ExitCode != 0)
+        {
+            if (stderr.Result.Contains("No module named 'torchvision'", StringComparison.Ordinal) &&
+                Environment.GetEnvironmentVariable("ASLCUDA_REQUIRE_PIL") != "1")
+                Assert.Ignore("/usr/bin/python3 has no torchvision (apt-get install python3-torchvision; ASLCUDA_REQUIRE_PIL=1 makes this a failure)");
             Assert.Fail($"pillow_oracle.py exited with {process.ExitCode}: {stderr.Result}");
+        }
         var results = JsonNode.Parse(stdout)!.AsArray().Select(node => node!.AsObject()).ToArray();
         Assert.That(results, Has.Length.EqualTo(jobs.Count), "one result per job");
         return results;
