@@ -9,9 +9,13 @@ public sealed record MeanAveragePrecisionResult(
     double[] AveragePrecision, int[] PositiveCount, double Map, double MapOverClassesWithPositives);
 
 /// <summary>
-/// Mean average precision as the ASL paper code computes it (ASL.md section 4). A target counts as positive
-/// where it equals 1, as in the paper code. Scores are ranked in descending order by a stable sort, so tied
-/// scores keep their sample order; NaN scores rank last.
+/// Mean average precision as the ASL paper code computes it (ASL.md section 4, TRESNET.md 3.3): per class,
+/// AP = (sum of precision at the rank of each positive) / (positives + 1e-8); a class without positives has AP 0
+/// and still counts in the mean; mAP = 100 x the mean over all classes. A target counts as positive where it
+/// equals 1, as in the paper code. Scores are ranked in descending order by a stable sort, so tied scores keep
+/// their sample order; NaN scores rank last. The paper code reverses numpy's ascending argsort, which is not
+/// stable: it ranks NaN first, and within exact ties its order is unspecified (later samples first for short
+/// columns), so results can differ from it where scores tie exactly (e.g. sigmoid outputs saturated at 1).
 /// </summary>
 public static class MeanAveragePrecision
 {

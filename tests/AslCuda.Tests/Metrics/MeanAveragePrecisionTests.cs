@@ -62,6 +62,36 @@ public class MeanAveragePrecisionTests
     }
 
     [Test]
+    public void DenominatorCarriesThePaperCodesEpsilon()
+    {
+        // One positive ranked first: precision 1 at its rank, AP = 1 / (1 + 1e-8), not 1 (TRESNET.md 3.3).
+        Assert.That(MeanAveragePrecision.AveragePrecision([0.9f, 0.1f], [1, 0]), Is.EqualTo(1 / (1 + 1e-8)));
+        // Positives at ranks 2 and 4 of 4: (1/2 + 2/4) / (2 + 1e-8).
+        Assert.That(MeanAveragePrecision.AveragePrecision([0.9f, 0.8f, 0.7f, 0.6f], [0, 1, 0, 1]), Is.EqualTo((0.5 + 0.5) / (2 + 1e-8)));
+        // mAP is 100 x the mean, with the class without positives counted as 0.
+        var result = MeanAveragePrecision.Compute([0.9f, 0.2f, 0.1f, 0.3f], [1, 0, 0, 0], samples: 2, classes: 2);
+        Assert.That(result.Map, Is.EqualTo(100 * (1 / (1 + 1e-8) + 0) / 2));
+    }
+
+    [Test]
+    public void TiesBetweenPositivesAndNegativesFollowSampleOrder()
+    {
+        // Scores 0.7 0.5 0.5 0.5 0.2 with positives at samples 3 and 4: ranks 4 (last of the tie) and 5.
+        // AP = (1/4 + 2/5) / 2 = 0.325. Reversed order within the tie (numpy's for short columns) would rank
+        // sample 3 second: (1/2 + 2/5) / 2 = 0.45.
+        Assert.That(MeanAveragePrecision.AveragePrecision([0.7f, 0.5f, 0.5f, 0.5f, 0.2f], [0, 0, 0, 1, 1]),
+            Is.EqualTo((0.25 + 0.4) / (2 + 1e-8)).Within(1e-15));
+    }
+
+    [Test]
+    public void NoSamplesGiveZeroMap()
+    {
+        var result = MeanAveragePrecision.Compute([], [], samples: 0, classes: 3);
+        Assert.That(result.Map, Is.Zero);
+        Assert.That(result.AveragePrecision, Is.All.Zero);
+    }
+
+    [Test]
     public void MismatchedShapesAreRejected()
     {
         Assert.Throws<ArgumentException>(() => MeanAveragePrecision.Compute(Scores, Targets, samples: 3, classes: 3));
